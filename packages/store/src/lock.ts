@@ -1,0 +1,91 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { BernsteinError } from './errors.js';
+
+export interface LockOptions {
+  /** How long to keep trying before giving up with LOCK_TIMEOUT. */
+  timeoutMs?: number;
+  /**
+   * A lock whose holder stopped refreshing it for this long is taken over. The holder refreshes
+   * it every staleMs/2, so a process killed while holding the lock delays others by at most
+   * about this long.
+   */
+  staleMs?: number;
+}
+
+export interface LockHandle {
+  /** Throws LOCK_COMPROMISED when the lock was lost (e.g. the process stalled past staleMs). */
+  assertHeld(): void;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_STALE_MS = 10_000;
+
+/**
+ * Run `fn` while holding an inter-process lock on `lockPath` (a directory created by
+ * proper-lockfile with mkdir, which is atomic on local file systems). The lock is released
+ * when `fn` settles, whatever the outcome.
+ */
+export async function withLock<T>(
+  lockPath: string,
+  fn: (handle: LockHandle) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  await mkdir(dirname(lockPath), { recursive: true });
+
+  let compromised: Error | undefined;
+  const deadline = Date.now() + timeoutMs;
+  let release: (() => Promise<void>) | undefined;
+  let attempt = 0;
+  // proper-lockfile's own retry schedule is count-based; we loop ourselves for a time bound and
+  // jittered back-off that stays fair with many contending processes.
+  for (;;) {
+    try {
+      release = await lockfile.lock(dirname(lockPath), {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: staleMs,
+        retries: 0,
+        onCompromised: (error: Error) => {
+          compromised = error;
+        },
+      });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw new BernsteinError('IO_ERROR', `cannot take lock ${lockPath}: ${(error as Error).message}`, {}, { cause: error });
+      }
+      if (Date.now() >= deadline) {
+        throw new BernsteinError(
+          'LOCK_TIMEOUT',
+          `timed out after ${timeoutMs} ms waiting for the lock ${lockPath} (another bernstein process is busy)`,
+          { lockPath },
+        );
+      }
+      attempt += 1;
+      const backoff = Math.min(100, 2 + attempt * 3);
+      await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * backoff));
+    }
+  }
+
+  const handle: LockHandle = {
+    assertHeld() {
+      if (compromised) {
+        throw new BernsteinError('LOCK_COMPROMISED', `lost the lock ${lockPath}: ${compromised.message}`, { lockPath });
+      }
+    },
+  };
+  try {
+    return await fn(handle);
+  } finally {
+    try {
+      await release!();
+    } catch {
+      // Releasing a compromised lock fails; the work already failed or completed and nothing
+      // more can be done about the lock itself.
+    }
+  }
+}

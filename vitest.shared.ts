@@ -1,0 +1,19 @@
+import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
+
+/**
+ * Shared per-package vitest settings. The `source` export condition makes workspace packages
+ * resolve to their TypeScript sources, so unit tests never depend on a stale `dist/`.
+ */
+export function bernsteinProject(name: string, extra: UserWorkspaceConfig['test'] = {}): UserWorkspaceConfig {
+  return defineProject({
+    resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] },
+    ssr: { resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] } },
+    test: {
+      name,
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      ...extra,
+    },
+  });
+}
