@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -20,6 +21,9 @@ export interface LockHandle {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Locks held by the current async call chain, so nested withLock on the same path is a no-op. */
+const heldLocks = new AsyncLocalStorage<Map<string, LockHandle>>();
 const DEFAULT_STALE_MS = 10_000;
 
 /**
@@ -32,6 +36,11 @@ export async function withLock<T>(
   fn: (handle: LockHandle) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
+  // Reentrant within one async call chain: a store method that locks can be composed inside a
+  // larger critical section (e.g. route = register + transition + ledger append) without deadlock.
+  const alreadyHeld = heldLocks.getStore()?.get(lockPath);
+  if (alreadyHeld) return fn(alreadyHeld);
+
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
   await mkdir(dirname(lockPath), { recursive: true });
@@ -79,7 +88,9 @@ export async function withLock<T>(
     },
   };
   try {
-    return await fn(handle);
+    const held = new Map(heldLocks.getStore() ?? []);
+    held.set(lockPath, handle);
+    return await heldLocks.run(held, () => fn(handle));
   } finally {
     try {
       await release!();

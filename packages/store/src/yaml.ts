@@ -21,7 +21,7 @@ export function parseYamlWithSchema<Schema extends z.ZodType>(
   options: { select?: readonly PropertyKey[]; keyPrefix?: string } = {},
 ): ParsedYaml<z.output<Schema>> {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.2' });
+  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, version: '1.2' });
   const firstError = document.errors[0];
   if (firstError) {
     const line = firstError.linePos?.[0]?.line;

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { RoleBundle } from './bundle.js';
+
+/** Length of a version id: the first 12 hex chars of the SHA-256 hash. */
+export const VERSION_ID_LENGTH = 12;
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) of `{ role, files, model }`: object keys sorted by
+ * code unit at every depth, no whitespace, fixed number formatting. So YAML key order and
+ * formatting never change the hash, while any change to prompt text does, byte for byte.
+ */
+export function canonicalBundle(bundle: RoleBundle): string {
+  const text = canonicalize({ role: bundle.role, files: bundle.files, model: bundle.model });
+  if (text === undefined) throw new Error('bundle cannot be canonicalized');
+  return text;
+}
+
+export interface BundleHash {
+  /** SHA-256 hex, 64 chars. */
+  hash: string;
+  /** First 12 hex chars of `hash`. */
+  id: string;
+}
+
+export function hashBundle(bundle: RoleBundle): BundleHash {
+  const hash = createHash('sha256').update(canonicalBundle(bundle), 'utf8').digest('hex');
+  return { hash, id: hash.slice(0, VERSION_ID_LENGTH) };
+}
