@@ -1,11 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/bin.ts'],
   format: ['esm'],
   target: 'node20',
-  dts: { compilerOptions: { customConditions: [] } },
+  dts: { entry: 'src/index.ts', compilerOptions: { customConditions: [] } },
   tsconfig: 'tsconfig.build.json',
   sourcemap: true,
   clean: true,
+  splitting: true,
 });

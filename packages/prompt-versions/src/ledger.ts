@@ -92,14 +92,14 @@ export interface TaskEntry {
  */
 export class LedgerIndex {
   private readonly tasks = new Map<string, TaskEntry>();
-  private cursor: LedgerCursor = LEDGER_START;
+  private cursor_: LedgerCursor = LEDGER_START;
   readonly warnings: string[] = [];
 
   constructor(private readonly ledger: LedgerStore) {}
 
   async catchUp(): Promise<void> {
-    const { cursor, warnings } = await this.ledger.read(this.cursor, (record) => this.apply(record));
-    this.cursor = cursor;
+    const { cursor, warnings } = await this.ledger.read(this.cursor_, (record) => this.apply(record));
+    this.cursor_ = cursor;
     for (const warning of warnings) if (!this.warnings.includes(warning)) this.warnings.push(warning);
   }
 
@@ -119,6 +119,11 @@ export class LedgerIndex {
       const entry = this.tasks.get(record.taskId);
       if (entry) entry.outcome = record;
     }
+  }
+
+  /** Where the index stopped reading: the ledger's end as of the last catch-up. */
+  get cursor(): LedgerCursor {
+    return this.cursor_;
   }
 
   get(taskId: string): TaskEntry | undefined {

@@ -1,0 +1,199 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { BernsteinError } from '@bernstein/store';
+import { describeAuditEvent, openProject, type AuditEvent, type FileProject } from '@bernstein/canary-router';
+import {
+  alertTransitions,
+  canaryStatus,
+  evaluateCanaries,
+  ndjsonItems,
+  recordOutcomes,
+  type RecordItem,
+  type RecordResult,
+  type RoleStatus,
+} from '@bernstein/quality-compare';
+import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { parseNonNegative } from '../parse.js';
+
+const pct = (passed: number, tasks: number) => (tasks === 0 ? '-' : `${Math.round((passed / tasks) * 100)} %`);
+
+function interval(evidence: unknown, arm: 'stable' | 'canary'): string {
+  const value = (evidence as Record<string, { interval?: [number, number] | null } | undefined> | undefined)?.[arm]?.interval;
+  return value ? ` (95 % CI ${Math.round(value[0] * 100)}-${Math.round(value[1] * 100)} %)` : '';
+}
+
+export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const { roles, warnings } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  if (options.role !== undefined && roles.length === 0) {
+    throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`);
+  }
+  if (global.json) {
+    printJson(io, { roles: roles.map(jsonRole) });
+    return 0;
+  }
+  if (roles.length === 0) {
+    io.stdout('no roles routed yet: run `bernstein canary route --role <role> --task <id>` or `bernstein versions scan`\n');
+    return 0;
+  }
+  for (const role of roles) io.stdout(humanRole(role));
+  return 0;
+}
+
+function jsonRole(role: RoleStatus) {
+  return {
+    role: role.role,
+    stableVersion: role.stableVersion,
+    canary: role.canary && {
+      id: role.canary.id,
+      versionId: role.canary.versionId,
+      percentage: role.canary.percentage,
+      policy: role.canary.policy,
+      steps: role.canary.steps,
+      step: role.canary.step,
+      startedAt: role.canary.startedAt,
+      stable: role.canary.stable,
+      canary: role.canary.canary,
+      decision: role.canary.decision,
+    },
+    stableOutcomes: role.stableOutcomes,
+    rejected: role.rejected,
+  };
+}
+
+function humanRole(role: RoleStatus): string {
+  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`];
+  const canary = role.canary;
+  if (!canary) {
+    const s = role.stableOutcomes;
+    lines.push(`  no canary; stable ${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`);
+    return `${lines.join('\n')}\n\n`;
+  }
+  const step = canary.step !== null ? ` · step ${canary.step}/${canary.steps.length} (${canary.steps.join(' → ')} %)` : '';
+  lines.push(`  canary ${canary.id}: version ${canary.versionId} at ${canary.percentage} %${step} · policy ${canary.policy} · since ${canary.startedAt}`);
+  const evidence = canary.decision.evidence as Record<string, unknown>;
+  lines.push(
+    table([
+      ['  stable', `${canary.stable.passed}/${canary.stable.tasks} passed`, `${pct(canary.stable.passed, canary.stable.tasks)}${interval(evidence, 'stable')}`],
+      ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`],
+    ]).trimEnd(),
+  );
+  lines.push(`  decision: ${canary.decision.action} (${canary.decision.rule}): ${canary.decision.reason}`);
+  const needed = evidence?.tasksNeeded;
+  if (canary.decision.action === 'continue' && typeof needed === 'number') lines.push(`  estimate: about ${needed} more canary outcomes before a decision`);
+  return `${lines.join('\n')}\n\n`;
+}
+
+export interface RecordCliOptions {
+  task?: string;
+  passed?: boolean;
+  failed?: boolean;
+  gate?: string[];
+  costUsd?: string;
+  durationMs?: string;
+  from?: string;
+}
+
+export async function record(global: GlobalOptions, options: RecordCliOptions, io: Io): Promise<number> {
+  let items: Iterable<RecordItem> | AsyncIterable<RecordItem>;
+  if (options.from !== undefined) {
+    if (options.task !== undefined || options.passed || options.failed || options.gate?.length || options.costUsd !== undefined || options.durationMs !== undefined) {
+      throw new BernsteinError('INVALID_ARGUMENT', '--from reads outcomes from NDJSON; leave out --task, --passed/--failed, --gate, --cost-usd and --duration-ms');
+    }
+    items = ndjsonItems(readLines(options.from));
+  } else {
+    if (options.task === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --task <id> with --passed or --failed, or --from <file|->');
+    if (options.passed === options.failed) throw new BernsteinError('INVALID_ARGUMENT', 'give exactly one of --passed or --failed');
+    const gates: Record<string, boolean> = {};
+    for (const gate of options.gate ?? []) {
+      const match = /^([^=]{1,128})=(pass|fail)$/.exec(gate);
+      if (!match) throw new BernsteinError('INVALID_ARGUMENT', `--gate must be name=pass or name=fail, got "${gate}"`);
+      gates[match[1]!] = match[2] === 'pass';
+    }
+    const value = {
+      taskId: options.task,
+      passed: Boolean(options.passed),
+      ...(options.gate?.length ? { gates } : {}),
+      ...(options.costUsd !== undefined ? { costUsd: parseNonNegative(options.costUsd, '--cost-usd') } : {}),
+      ...(options.durationMs !== undefined ? { durationMs: parseNonNegative(options.durationMs, '--duration-ms') } : {}),
+    };
+    items = [{ line: 1, value }];
+  }
+  const project = openProject(global.dir);
+  const result = await recordOutcomes(project, items);
+  const alerts = await announce(project, result.transitions, io);
+  for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);
+  for (const skip of result.skipped) {
+    const where = options.from !== undefined ? `line ${skip.line}: ` : '';
+    io.stderr(`error: ${where}${skip.message} [${skip.code}]\n`);
+  }
+  if (global.json) {
+    printJson(io, { recorded: result.recorded, skipped: result.skipped, transitions: result.transitions, alerts });
+  } else {
+    io.stdout(summary(result));
+  }
+  return result.skipped.length > 0 ? 1 : 0;
+}
+
+function summary(result: RecordResult): string {
+  return `recorded ${result.recorded} outcome${result.recorded === 1 ? '' : 's'}${result.skipped.length ? `, skipped ${result.skipped.length}` : ''}${
+    result.transitions.length ? `; ${result.transitions.length} automatic transition${result.transitions.length === 1 ? '' : 's'}` : ''
+  }\n`;
+}
+
+/** Print transitions on stderr (the alert line), then deliver webhook / command alerts. */
+async function announce(project: FileProject, events: readonly AuditEvent[], io: Io) {
+  for (const event of events) io.stderr(`${event.action === 'rollback' ? 'ALERT' : 'notice'}: ${describeAuditEvent(event)}\n`);
+  const delivered = await alertTransitions(project, events);
+  for (const { deliveries } of delivered) {
+    for (const d of deliveries) if (!d.ok) io.stderr(`warning: ${d.channel} alert failed: ${d.error} (recorded in the audit log)\n`);
+  }
+  return delivered.map(({ payload, deliveries }) => ({ event: payload.event, role: payload.role, deliveries }));
+}
+
+async function* readLines(source: string): AsyncGenerator<string> {
+  const input = source === '-' ? process.stdin : createReadStream(source);
+  if (source !== '-') {
+    await new Promise<void>((resolve, reject) => {
+      (input as ReturnType<typeof createReadStream>).once('open', () => resolve());
+      input.once('error', (error: Error) => reject(new BernsteinError('IO_ERROR', `cannot read ${source}: ${(error as Error).message}`)));
+    });
+  }
+  yield* createInterface({ input, crlfDelay: Infinity });
+}
+
+export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const { evaluations, warnings } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  const applied = evaluations.flatMap((e) => e.applied);
+  const alerts = await announce(project, applied, io);
+  if (global.json) {
+    printJson(io, {
+      evaluations: evaluations.map((e) => ({ role: e.role, canaryId: e.canaryId, versionId: e.versionId, decision: e.decision, applied: e.applied })),
+      alerts,
+    });
+    return 0;
+  }
+  if (evaluations.length === 0) io.stdout(options.role ? `role "${options.role}" has no active canary\n` : 'no active canaries\n');
+  for (const e of evaluations) {
+    io.stdout(`${e.role}: ${e.decision.action} (${e.decision.rule}): ${e.decision.reason}${e.decision.action !== 'continue' && !options.apply ? ' [not applied; use --apply]' : ''}\n`);
+  }
+  return 0;
+}
+
+export async function history(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const { events, warnings } = await project.audit.read(options.role === undefined ? {} : { role: options.role });
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  if (global.json) {
+    printJson(io, {
+      events: events.map((e) => ({ at: e.at, role: e.role, action: e.action, from: e.from, to: e.to, actor: e.actor, reason: e.reason, evidence: e.evidence, canaryId: e.canaryId, revision: e.revision })),
+    });
+    return 0;
+  }
+  if (events.length === 0) io.stdout('no transitions yet\n');
+  for (const e of events) io.stdout(`${e.at}  ${e.actor.padEnd(4)}  ${describeAuditEvent(e)}\n`);
+  return 0;
+}

@@ -1,0 +1,84 @@
+import { diffVersions, renderModelConfig, type VersionSummary } from '@bernstein/prompt-versions';
+import { openProject, scanVersions } from '@bernstein/canary-router';
+import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+
+export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const { versions, warnings } = await scanVersions(project);
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  if (global.json) {
+    printJson(io, { versions: versions.map(({ role, id, new: isNew, stable }) => ({ role, id, new: isNew, stable })) });
+    return 0;
+  }
+  if (versions.length === 0) {
+    io.stdout(`no role bundles found under ${(await project.config()).templates}\n`);
+    return 0;
+  }
+  io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING']));
+  return 0;
+}
+
+export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const versions = await project.registry.list(options.role === undefined ? {} : { role: options.role });
+  const state = await project.load();
+  const status = (v: VersionSummary) => {
+    const role = state.roles[v.role];
+    if (!role) return '';
+    if (role.stable === v.id) return 'stable';
+    if (role.canary?.versionId === v.id) return `canary ${role.canary.percentage} %`;
+    if (role.rejected.includes(v.id)) return 'rejected';
+    return '';
+  };
+  if (global.json) {
+    printJson(io, { versions: versions.map((v) => ({ id: v.id, hash: v.hash, role: v.role, createdAt: v.createdAt, origin: v.origin, files: v.fileNames, model: v.model, status: status(v) || null })) });
+    return 0;
+  }
+  if (versions.length === 0) {
+    io.stdout(options.role ? `no versions of role "${options.role}"\n` : 'no versions registered yet (run `bernstein versions scan`)\n');
+    return 0;
+  }
+  io.stdout(
+    table(
+      versions.map((v) => [v.role, v.id, v.createdAt.replace(/\.\d+Z$/, 'Z'), modelName(v), originText(v), status(v)]),
+      ['ROLE', 'VERSION', 'CREATED', 'MODEL', 'ORIGIN', 'STATUS'],
+    ),
+  );
+  return 0;
+}
+
+export async function show(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const summary = await project.registry.resolve(options.args[0]!);
+  const version = await project.registry.get(summary.id);
+  if (global.json) {
+    printJson(io, { id: version.id, hash: version.hash, role: version.role, createdAt: version.createdAt, origin: version.origin, model: version.model, files: version.files });
+    return 0;
+  }
+  io.stdout(`version ${version.id}  role ${version.role}  created ${version.createdAt}  (${originText(version)})\nhash    ${version.hash}\n`);
+  io.stdout(`\n--- config.yaml (model) ---\n${renderModelConfig(version.model) || '(empty)\n'}`);
+  for (const [name, text] of Object.entries(version.files)) io.stdout(`\n--- ${name} ---\n${text}${text.endsWith('\n') ? '' : '\n'}`);
+  return 0;
+}
+
+export async function diff(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
+  const project = openProject(global.dir);
+  const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.registry.resolve(id)));
+  const [left, right] = await Promise.all([project.registry.get(a!.id), project.registry.get(b!.id)]);
+  const result = diffVersions(left, right);
+  if (global.json) {
+    printJson(io, { a: left.id, b: right.id, changedFiles: result.changedFiles, modelChanged: result.modelChanged, patch: result.patch });
+    return 0;
+  }
+  io.stdout(result.patch || `versions ${left.id} and ${right.id} are identical\n`);
+  return 0;
+}
+
+function modelName(v: VersionSummary): string {
+  const model = v.model.default_model;
+  return typeof model === 'string' ? model : '-';
+}
+
+function originText(v: VersionSummary): string {
+  return v.origin.kind === 'disk' ? 'from disk' : `model ${v.origin.model} on ${v.origin.baseVersionId}`;
+}

@@ -1,0 +1,166 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, processIo, reportError, type GlobalOptions, type Io } from './output.js';
+
+/** A command handler: receives parsed options and returns an exit code. */
+type Handler<O> = (global: GlobalOptions, options: O, io: Io) => Promise<number>;
+
+const examples = (lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+
+/**
+ * Build the `bernstein` program. Handlers are imported on first use so that a command only pays
+ * for the modules it needs (start-up time is a product target).
+ */
+export function buildProgram(io: Io = processIo, onExit: (code: number) => void = () => {}): Command {
+  const program = new Command('bernstein')
+    .description('Canary rollouts for prompt and model configuration changes of agent roles')
+    .option('--dir <path>', 'project root (the folder that holds .sdd/)', process.cwd())
+    .option('--json', 'machine-readable output', false)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) => write(text.replace(/\n+$/, '') + '\n'),
+    })
+    .exitOverride();
+
+  const action =
+    <O>(load: () => Promise<Handler<O>>) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const global = command.optsWithGlobals<GlobalOptions & O>();
+      const options = { ...(command.opts() as O), args: command.args } as O;
+      let code: number;
+      try {
+        code = await (await load())({ dir: global.dir, json: Boolean(global.json) }, options, io);
+      } catch (error) {
+        code = reportError(io, error);
+      }
+      onExit(code);
+    };
+
+  const versions = program.command('versions').description('content-addressed versions of role bundles (prompts + model config)');
+  versions
+    .command('scan')
+    .description('register every role bundle on disk as a version; does not change routing')
+    .addHelpText('after', examples(['bernstein versions scan', 'bernstein versions scan --json']))
+    .action(action(async () => (await import('./commands/versions.js')).scan));
+  versions
+    .command('list')
+    .description('list registered versions')
+    .option('--role <role>', 'only this role')
+    .addHelpText('after', examples(['bernstein versions list --role backend']))
+    .action(action(async () => (await import('./commands/versions.js')).list));
+  versions
+    .command('show')
+    .description('show one version: its files and model config')
+    .argument('<id-or-prefix>', 'a version id, or a unique prefix of 4+ hex chars')
+    .addHelpText('after', examples(['bernstein versions show 3fa9', 'bernstein versions show 3fa9c2e1b7d0 --json']))
+    .action(action(async () => (await import('./commands/versions.js')).show));
+  versions
+    .command('diff')
+    .description('unified diff of two versions: files and model config')
+    .argument('<a>', 'version id or prefix')
+    .argument('<b>', 'version id or prefix')
+    .addHelpText('after', examples(['bernstein versions diff 3fa9 7bc0']))
+    .action(action(async () => (await import('./commands/versions.js')).diff));
+
+  const config = program.command('config').description('change routing: start, widen, promote or roll back canaries');
+  config
+    .command('canary')
+    .description('start a canary, change its percentage, promote it or roll it back')
+    .option('--prompt-version <id>', 'canary this registered version (its role is the version\'s)')
+    .option('--role <role>', 'the role: canary its bundle on disk, or change its running canary')
+    .option('--model <name>', 'with --role: canary the stable bundle with default_model set to <name>')
+    .option('--percentage <n>', 'share of the role\'s tasks sent to the canary, 0-100')
+    .option('--steps <list>', 'ramp, e.g. 5,25,50,100: each promote decision moves to the next step')
+    .option('--policy <policy>', 'sequential (default) or threshold')
+    .option('--promote', 'make the canary stable now')
+    .option('--rollback', 'roll the canary back (or, with no canary, revert stable to the previous stable)')
+    .option('--reason <text>', 'why, for the audit log (with --promote / --rollback)')
+    .addHelpText(
+      'after',
+      examples([
+        'bernstein config canary --prompt-version 3fa9c2e1b7d0 --percentage 20',
+        'bernstein config canary --role backend --percentage 20',
+        'bernstein config canary --role backend --percentage 50          # widen the running canary',
+        'bernstein config canary --role qa --model opus-4 --steps 5,25,50,100',
+        'bernstein config canary --promote --role backend',
+        'bernstein config canary --rollback --reason "bad reviews"',
+      ]),
+    )
+    .action(action(async () => (await import('./commands/config-canary.js')).configCanary));
+
+  const canary = program.command('canary').description('route tasks, record outcomes and watch the decisions');
+  canary
+    .command('status')
+    .description('per role: stable, canary, percentage, step, pass rates per arm, the decision and why')
+    .option('--role <role>', 'only this role')
+    .addHelpText('after', examples(['bernstein canary status', 'bernstein canary status --role backend --json']))
+    .action(action(async () => (await import('./commands/canary.js')).status));
+  canary
+    .command('route')
+    .description('route tasks of a role: the version each task runs with (recorded in the ledger)')
+    .requiredOption('--role <role>', 'the role whose agent runs the task')
+    .requiredOption('--task <id>', 'task id (repeatable); a retried task keeps its arm', collect, [])
+    .addHelpText('after', examples(['bernstein canary route --role backend --task T-101', 'bernstein canary route --role backend --task T-101 --task T-102 --json']))
+    .action(action(async () => (await import('./commands/route.js')).route));
+  canary
+    .command('record')
+    .description('record quality-gate outcomes of routed tasks; decisions are applied automatically')
+    .option('--task <id>', 'the task whose outcome this is')
+    .option('--passed', 'the task passed its quality gates')
+    .option('--failed', 'the task failed its quality gates')
+    .option('--gate <name=pass|fail>', 'one gate\'s result (repeatable)', collect, [])
+    .option('--cost-usd <x>', 'what the task cost')
+    .option('--duration-ms <n>', 'how long the task took')
+    .option('--from <file|->', 'NDJSON lines {"taskId","passed","gates"?,"costUsd"?,"durationMs"?}; - reads stdin')
+    .addHelpText(
+      'after',
+      examples([
+        'bernstein canary record --task T-101 --passed --gate lint=pass --gate tests=pass',
+        'bernstein canary record --task T-102 --failed --cost-usd 0.42 --duration-ms 81000',
+        'bernstein canary record --from outcomes.ndjson',
+        `echo '{"taskId":"T-103","passed":true}' | bernstein canary record --from -`,
+      ]),
+    )
+    .action(action(async () => (await import('./commands/canary.js')).record));
+  canary
+    .command('evaluate')
+    .description('evaluate canaries now without recording; applies nothing unless --apply')
+    .option('--role <role>', 'only this role')
+    .option('--apply', 'apply promote / step / rollback decisions')
+    .addHelpText('after', examples(['bernstein canary evaluate', 'bernstein canary evaluate --role backend --apply']))
+    .action(action(async () => (await import('./commands/canary.js')).evaluate));
+  canary
+    .command('history')
+    .description('the audit log: every transition with time, actor, reason and evidence')
+    .option('--role <role>', 'only this role')
+    .addHelpText('after', examples(['bernstein canary history --role backend', 'bernstein canary history --json']))
+    .action(action(async () => (await import('./commands/canary.js')).history));
+
+  return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Parse argv and run; resolves to the exit code. */
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(io, error);
+  }
+  return exitCode;
+}
+
+export { Option };

@@ -1,0 +1,166 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MalformedFileError, isBernsteinError, projectPaths } from '@bernstein/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultProjectConfig, loadProjectConfig, parseProjectConfig, type ProjectConfig } from './config.js';
+
+const FILE = '.sdd/config.yaml';
+
+const DEFAULTS: ProjectConfig = {
+  templates: 'templates/roles',
+  canary: {
+    canaryPercentage: 0,
+    minCanaryTasks: 10,
+    rollbackMargin: 0.1,
+    policy: 'sequential',
+    steps: [],
+    alerts: { webhook: '', command: '', timeoutMs: 5000 },
+    guardrails: { costUsd: null, durationMs: null },
+  },
+};
+
+function errorOf(text: string): MalformedFileError {
+  try {
+    parseProjectConfig(FILE, text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(MalformedFileError);
+    return error as MalformedFileError;
+  }
+  throw new Error(`expected an error for:\n${text}`);
+}
+
+describe('parseProjectConfig', () => {
+  it('gives all defaults for an empty file, a comment-only file, a missing or empty section', () => {
+    expect(defaultProjectConfig()).toEqual(DEFAULTS);
+    for (const text of ['', '\n', '# nothing here\n', 'canary:\n', 'canary: null\n', 'canary: {}\n', 'other: 1\n']) {
+      expect(parseProjectConfig(FILE, text), JSON.stringify(text)).toEqual(DEFAULTS);
+    }
+  });
+
+  it('reads the SPEC example and every option, normalised to camelCase', () => {
+    const text = `# orchestrator settings
+templates: prompts/roles
+max_agents: 4
+canary:
+  canary_percentage: 20
+  min_canary_tasks: 30
+  rollback_margin: 0.05
+  policy: threshold
+  steps: [5, 25, 50, 100]
+  alerts:
+    webhook: "https://hooks.slack.com/services/T000/B000/XXX"
+    command: "notify-send canary"
+    timeout_ms: 2000
+  guardrails:
+    cost_usd:
+      max_increase: 0.25
+    duration_ms: null
+`;
+    expect(parseProjectConfig(FILE, text)).toEqual({
+      templates: 'prompts/roles',
+      canary: {
+        canaryPercentage: 20,
+        minCanaryTasks: 30,
+        rollbackMargin: 0.05,
+        policy: 'threshold',
+        steps: [5, 25, 50, 100],
+        alerts: { webhook: 'https://hooks.slack.com/services/T000/B000/XXX', command: 'notify-send canary', timeoutMs: 2000 },
+        guardrails: { costUsd: { maxIncrease: 0.25 }, durationMs: null },
+      },
+    });
+  });
+
+  it('ignores every other top-level key: they belong to the orchestrator', () => {
+    const text = `agents:
+  max: 4
+  weird: [1, {a: b}]
+canary_percentage: "not ours"
+timeouts: !!str 5
+canary:
+  canary_percentage: 10
+`;
+    const config = parseProjectConfig(FILE, text);
+    expect(config.canary.canaryPercentage).toBe(10);
+    expect(config.templates).toBe('templates/roles');
+  });
+
+  it.each<[string, string, number, RegExp]>([
+    ['unknown key in canary', 'canary:\n  canary_percentage: 5\n  min_canary_task: 3\n', 3, /canary\.min_canary_task: unknown key "min_canary_task"/],
+    ['several unknown keys', 'canary:\n  a: 1\n  b: 2\n', 2, /canary\.a: unknown keys "a", "b"/],
+    ['unknown key in alerts', 'canary:\n  alerts:\n    webhook: ""\n    url: http://x\n', 4, /canary\.alerts\.url: unknown key "url"/],
+    ['unknown key in guardrails', 'canary:\n  guardrails:\n    tokens:\n      max_increase: 1\n', 3, /canary\.guardrails\.tokens: unknown key/],
+    ['typo in a guardrail', 'canary:\n  guardrails:\n    cost_usd:\n      max_incr: 1\n', 4, /canary\.guardrails\.cost_usd\.max_incr: unknown key/],
+    ['percentage above 100', 'canary:\n  canary_percentage: 120\n', 2, /canary\.canary_percentage: must be <= 100/],
+    ['negative percentage', 'canary:\n  canary_percentage: -1\n', 2, /canary\.canary_percentage: must be >= 0/],
+    ['percentage as text', 'canary:\n  canary_percentage: "20"\n', 2, /canary\.canary_percentage: .*expected number, received string/],
+    ['fractional min tasks', 'canary:\n  min_canary_tasks: 2.5\n', 2, /canary\.min_canary_tasks: must be a whole number/],
+    ['zero min tasks', 'canary:\n  min_canary_tasks: 0\n', 2, /canary\.min_canary_tasks: must be >= 1/],
+    ['margin above 1', '\ncanary:\n  rollback_margin: 10\n', 3, /canary\.rollback_margin: must be <= 1/],
+    ['unknown policy', 'canary:\n  policy: bayesian\n', 2, /canary\.policy: .*"sequential"\|"threshold"/],
+    ['steps not increasing', 'canary:\n  steps:\n    - 5\n    - 50\n    - 25\n', 5, /canary\.steps\[2\]: steps must be strictly increasing \(50 then 25\)/],
+    ['step of 0', 'canary:\n  steps:\n    - 0\n', 3, /canary\.steps\[0\]: a step must be > 0/],
+    ['step above 100', 'canary:\n  steps:\n    - 50\n    - 150\n', 4, /canary\.steps\[1\]: a step must be <= 100/],
+    ['steps as a string', 'canary:\n  steps: "5,25"\n', 2, /canary\.steps: .*expected array/],
+    ['non-http webhook', 'canary:\n  alerts:\n    webhook: "file:///etc/passwd"\n', 3, /canary\.alerts\.webhook: unsupported URL scheme "file:"/],
+    ['javascript webhook', 'canary:\n  alerts:\n    webhook: "javascript:alert(1)"\n', 3, /unsupported URL scheme "javascript:"/],
+    ['webhook not a URL', 'canary:\n  alerts:\n    webhook: hooks.slack.com/x\n', 3, /canary\.alerts\.webhook: not a URL/],
+    ['command not a string', 'canary:\n  alerts:\n    command: [echo, hi]\n', 3, /canary\.alerts\.command: .*expected string/],
+    ['timeout too long', 'canary:\n  alerts:\n    timeout_ms: 600000\n', 3, /canary\.alerts\.timeout_ms/],
+    ['guardrail increase 0', 'canary:\n  guardrails:\n    duration_ms:\n      max_increase: 0\n', 4, /canary\.guardrails\.duration_ms\.max_increase: max_increase must be > 0/],
+    ['guardrail missing increase', 'canary:\n  guardrails:\n    cost_usd: {}\n', 3, /canary\.guardrails\.cost_usd\.max_increase: required/],
+    ['canary not a map', 'canary: 20\n', 1, /canary: .*expected object/],
+    ['templates not a string', 'templates: 3\n', 1, /templates: .*expected string/],
+  ])('%s: names file, line and key', (_name, text, line, message) => {
+    const error = errorOf(text);
+    expect(error.code).toBe('MALFORMED_FILE');
+    expect(error.file).toBe(FILE);
+    expect(error.line).toBe(line);
+    expect(error.message).toMatch(new RegExp(`^\\.sdd/config\\.yaml:${line}: `));
+    expect(error.message).toMatch(message);
+  });
+
+  it('reports invalid YAML with its line', () => {
+    const error = errorOf('canary:\n  steps: [5, 25\n');
+    expect(error.message).toMatch(/invalid YAML/);
+    expect(error.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('accepts http and https webhooks and an empty one', () => {
+    for (const webhook of ['http://127.0.0.1:8080/hook', 'https://example.com/a?b=c', '']) {
+      expect(parseProjectConfig(FILE, `canary:\n  alerts:\n    webhook: "${webhook}"\n`).canary.alerts.webhook).toBe(webhook);
+    }
+  });
+});
+
+describe('loadProjectConfig', () => {
+  let root: string | undefined;
+  afterEach(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+    root = undefined;
+  });
+
+  it('treats a missing file as all defaults', async () => {
+    root = await mkdtemp(join(tmpdir(), 'cfg-'));
+    expect(await loadProjectConfig(projectPaths(root))).toEqual(DEFAULTS);
+  });
+
+  it('reads .sdd/config.yaml and names it in errors', async () => {
+    root = await mkdtemp(join(tmpdir(), 'cfg-'));
+    const paths = projectPaths(root);
+    await mkdir(paths.sdd, { recursive: true });
+    await writeFile(paths.config, 'canary:\n  canary_percentage: 15\n');
+    expect((await loadProjectConfig(paths)).canary.canaryPercentage).toBe(15);
+    await writeFile(paths.config, 'canary:\n  canary_percentag: 15\n');
+    await expect(loadProjectConfig(paths)).rejects.toThrow(`${paths.config}:2: canary.canary_percentag: unknown key`);
+  });
+
+  it('reports other read failures as IO_ERROR', async () => {
+    root = await mkdtemp(join(tmpdir(), 'cfg-'));
+    const paths = projectPaths(root);
+    await mkdir(paths.config, { recursive: true }); // a directory where the file should be
+    const error = await loadProjectConfig(paths).catch((e: unknown) => e);
+    expect(isBernsteinError(error, 'IO_ERROR')).toBe(true);
+    expect((error as Error).message).toContain(paths.config);
+  });
+});

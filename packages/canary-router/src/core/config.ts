@@ -1,0 +1,188 @@
+import { readFile } from 'node:fs/promises';
+import { BernsteinError, parseYamlWithSchema, type ProjectPaths } from '@bernstein/store';
+import { z } from 'zod';
+
+/**
+ * `.sdd/config.yaml` (SPEC, Configuration). We own the top-level `templates` key and the `canary:`
+ * section; every other top-level key belongs to the orchestrator and is ignored (never rejected,
+ * never rewritten). Inside `canary:` (and its `alerts:` / `guardrails:` maps) unknown keys and
+ * wrong types are errors naming the file, line and key, e.g.
+ * `.sdd/config.yaml:4: canary.steps[1]: steps must be strictly increasing`.
+ * A missing file, an empty file, or a missing / empty (`canary:` with no value) section means
+ * all defaults.
+ */
+
+export const DEFAULT_TEMPLATES_DIR = 'templates/roles';
+export const DEFAULT_ALERT_TIMEOUT_MS = 5000;
+/** Upper bound for `alerts.timeout_ms`: an alert must never hold up a transition for long. */
+export const MAX_ALERT_TIMEOUT_MS = 60_000;
+
+export type CanaryPolicy = 'sequential' | 'threshold';
+export const CANARY_POLICIES = ['sequential', 'threshold'] as const;
+
+/** Treat `key:` (YAML null) like a missing key, so an emptied section means "defaults". */
+const orEmpty = (value: unknown): unknown => (value === null || value === undefined ? {} : value);
+
+// zod 4's z.number() already refuses NaN and ±Infinity.
+const finiteNumber = () => z.number();
+
+/**
+ * z.strictObject, but unknown keys are reported before any other problem of the same map (the
+ * YAML loader reports the first issue only, and "unknown key" is the more useful one: a typo'd key
+ * otherwise surfaces as "required" on the key it was meant to be).
+ */
+function strictMap<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  const known = new Set(Object.keys(shape));
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) return;
+      const unknownKeys = Object.keys(value).filter((key) => !known.has(key));
+      if (unknownKeys.length > 0) ctx.addIssue({ code: 'unrecognized_keys', keys: unknownKeys, input: value as Record<string, unknown>, message: `unknown keys ${unknownKeys.join(', ')}` });
+    })
+    .pipe(z.strictObject(shape));
+}
+
+/** A ramp: numbers in (0, 100], strictly increasing. Shared with the `start` transition. */
+export const StepsSchema = z.array(finiteNumber().gt(0, 'a step must be > 0').lte(100, 'a step must be <= 100')).superRefine((steps, ctx) => {
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]! <= steps[i - 1]!) {
+      ctx.addIssue({ code: 'custom', path: [i], message: `steps must be strictly increasing (${steps[i - 1]} then ${steps[i]})` });
+      return;
+    }
+  }
+});
+
+export const WEBHOOK_SCHEMES = ['http:', 'https:'] as const;
+
+const WebhookSchema = z.string().superRefine((value, ctx) => {
+  if (value === '') return;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a URL: "${value}" (expected "" or an http(s) URL)` });
+    return;
+  }
+  if (!(WEBHOOK_SCHEMES as readonly string[]).includes(url.protocol)) {
+    ctx.addIssue({ code: 'custom', message: `unsupported URL scheme "${url.protocol}" (only http: and https: are allowed)` });
+  }
+});
+
+const AlertsSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    webhook: WebhookSchema.default(''),
+    command: z.string().default(''),
+    timeout_ms: z.number().int('must be a whole number of milliseconds').positive('must be > 0').max(MAX_ALERT_TIMEOUT_MS).default(DEFAULT_ALERT_TIMEOUT_MS),
+  }),
+);
+
+const GuardrailSchema = strictMap({
+  max_increase: z
+    .number({ error: (issue) => (issue.input === undefined ? 'required (a number > 0)' : undefined) })
+    .gt(0, 'max_increase must be > 0'),
+})
+  .nullable()
+  .default(null);
+
+const GuardrailsSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    cost_usd: GuardrailSchema,
+    duration_ms: GuardrailSchema,
+  }),
+);
+
+const CanarySectionSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    canary_percentage: finiteNumber().min(0, 'must be >= 0').max(100, 'must be <= 100').default(0),
+    min_canary_tasks: z.number().int('must be a whole number').min(1, 'must be >= 1').default(10),
+    rollback_margin: finiteNumber().min(0, 'must be >= 0').max(1, 'must be <= 1 (a fraction: 0.10 = 10 points)').default(0.1),
+    policy: z.enum(CANARY_POLICIES).default('sequential'),
+    steps: StepsSchema.default([]),
+    alerts: AlertsSchema,
+    guardrails: GuardrailsSchema,
+  }),
+);
+
+/** The raw (snake_case) shape of the part of `.sdd/config.yaml` we own. */
+export const ProjectConfigFileSchema = z.preprocess(
+  orEmpty,
+  z.object({
+    templates: z.string().min(1, 'must not be empty').default(DEFAULT_TEMPLATES_DIR),
+    canary: CanarySectionSchema,
+  }),
+);
+
+export interface Guardrail {
+  /**
+   * The largest tolerated increase of the canary's mean over stable's, as a fraction
+   * (0.25 = +25 %). Interpreted by the decision engine.
+   */
+  maxIncrease: number;
+}
+
+export interface CanaryConfig {
+  /** 0 = automatic canaries disabled (a changed bundle is released directly). */
+  canaryPercentage: number;
+  minCanaryTasks: number;
+  rollbackMargin: number;
+  policy: CanaryPolicy;
+  /** [] = no ramp. With a ramp, automatic canaries start at steps[0]. */
+  steps: number[];
+  alerts: { webhook: string; command: string; timeoutMs: number };
+  guardrails: { costUsd: Guardrail | null; durationMs: Guardrail | null };
+}
+
+export interface ProjectConfig {
+  /** Where role bundles live, relative to the project root. */
+  templates: string;
+  canary: CanaryConfig;
+}
+
+type RawProjectConfig = z.output<typeof ProjectConfigFileSchema>;
+
+function normalise(raw: RawProjectConfig): ProjectConfig {
+  const c = raw.canary;
+  const guardrail = (g: { max_increase: number } | null): Guardrail | null => (g ? { maxIncrease: g.max_increase } : null);
+  return {
+    templates: raw.templates,
+    canary: {
+      canaryPercentage: c.canary_percentage,
+      minCanaryTasks: c.min_canary_tasks,
+      rollbackMargin: c.rollback_margin,
+      policy: c.policy,
+      steps: [...c.steps],
+      alerts: { webhook: c.alerts.webhook, command: c.alerts.command, timeoutMs: c.alerts.timeout_ms },
+      guardrails: { costUsd: guardrail(c.guardrails.cost_usd), durationMs: guardrail(c.guardrails.duration_ms) },
+    },
+  };
+}
+
+/** All defaults: what a missing file or section stands for. */
+export function defaultProjectConfig(): ProjectConfig {
+  return normalise(ProjectConfigFileSchema.parse(undefined));
+}
+
+/**
+ * Parse the text of `.sdd/config.yaml`. Throws MalformedFileError (code MALFORMED_FILE) naming
+ * `file`, the line and the key on invalid YAML, unknown keys or wrong values in our sections.
+ */
+export function parseProjectConfig(file: string, text: string): ProjectConfig {
+  const { value } = parseYamlWithSchema(file, text, ProjectConfigFileSchema);
+  return normalise(value);
+}
+
+/** Read `paths.config`. A missing file means all defaults; any other read failure is IO_ERROR. */
+export async function loadProjectConfig(paths: Pick<ProjectPaths, 'config'>): Promise<ProjectConfig> {
+  let text: string;
+  try {
+    text = await readFile(paths.config, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return defaultProjectConfig();
+    throw new BernsteinError('IO_ERROR', `${paths.config}: cannot read (${(error as Error).message})`, { file: paths.config }, { cause: error });
+  }
+  return parseProjectConfig(paths.config, text);
+}

@@ -1,0 +1,16 @@
+export * from './core.js';
+export { FileProject, openProject, type AppliedTransitions, type ApplyOptions, type CanaryStateStore, type ProjectOptions, type TransitionRequest } from './project.js';
+export { FileAuditLog, type AuditLogStore } from './audit.js';
+export { routeTasks, syncRoleWithDisk, type RouteResult } from './router.js';
+export { scanVersions, type ScannedVersion } from './scan.js';
+export {
+  applyAutomaticDecision,
+  canaryRole,
+  pickCanaryRole,
+  promoteCanary,
+  rollbackCanary,
+  startCanaryOfVersion,
+  type AutomaticDecision,
+  type LifecycleResult,
+  type StartOptions,
+} from './lifecycle.js';

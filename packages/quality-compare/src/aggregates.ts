@@ -1,0 +1,79 @@
+import { BernsteinError, defineJsonDocument, MalformedFileError } from '@bernstein/store';
+import { LEDGER_START, type LedgerCursor, type OutcomeRecord } from '@bernstein/prompt-versions';
+import type { FileProject } from '@bernstein/canary-router';
+import { stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { addOutcome, ArmStatsSchema, emptyArmStats, type ArmStats } from './core.js';
+
+/**
+ * Per-canary outcome counts folded from the ledger up to `cursor`: a derived, rebuildable cache
+ * (`.sdd/cache/aggregates.json`) so that status and evaluation read a small file plus the
+ * ledger's tail instead of the whole ledger.
+ */
+const EpochArmsSchema = z.object({ stable: ArmStatsSchema, canary: ArmStatsSchema });
+export const AggregatesSchema = z.object({
+  schemaVersion: z.literal(1),
+  cursor: z.object({ offset: z.number().int().min(0), line: z.number().int().min(1) }),
+  /** Outcomes of tasks routed while a canary ran, per canary and epoch. */
+  canaries: z.record(z.string(), z.object({ role: z.string(), epochs: z.record(z.string(), EpochArmsSchema) })),
+  /** Outcomes of tasks routed with no canary, per role and version. */
+  stable: z.record(z.string(), z.record(z.string(), ArmStatsSchema)),
+});
+export type Aggregates = z.infer<typeof AggregatesSchema>;
+export type EpochArms = z.infer<typeof EpochArmsSchema>;
+
+export const aggregatesDocument = defineJsonDocument({
+  label: 'outcome aggregates',
+  schema: AggregatesSchema,
+  currentVersion: 1,
+  empty: (): Aggregates => ({ schemaVersion: 1, cursor: { ...LEDGER_START }, canaries: {}, stable: {} }),
+});
+
+/** Fold one outcome in (mutates `aggregates`: this runs once per ledger line). */
+export function foldOutcome(aggregates: Aggregates, outcome: OutcomeRecord): void {
+  const sample = {
+    passed: outcome.passed,
+    ...(outcome.gates ? { gates: outcome.gates } : {}),
+    ...(outcome.costUsd !== undefined ? { costUsd: outcome.costUsd } : {}),
+    ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
+  };
+  if (outcome.canaryId !== null && outcome.epoch !== null) {
+    const canary = (aggregates.canaries[outcome.canaryId] ??= { role: outcome.role, epochs: {} });
+    const epoch = (canary.epochs[String(outcome.epoch)] ??= { stable: emptyArmStats(), canary: emptyArmStats() });
+    epoch[outcome.arm] = addOutcome(epoch[outcome.arm], sample);
+    return;
+  }
+  const role = (aggregates.stable[outcome.role] ??= {});
+  role[outcome.versionId] = addOutcome(role[outcome.versionId] ?? emptyArmStats(), sample);
+}
+
+/**
+ * Load the aggregates and fold in whatever the ledger gained since they were saved. Read-only:
+ * callers that hold the project lock may save the result.
+ */
+export async function currentAggregates(project: FileProject): Promise<{ aggregates: Aggregates; warnings: string[] }> {
+  const aggregates = await aggregatesDocument.load(project.paths.aggregates);
+  let ledgerSize = 0;
+  try {
+    ledgerSize = (await stat(project.paths.ledger)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new BernsteinError('IO_ERROR', `${project.paths.ledger}: ${(error as Error).message}`);
+  }
+  if (aggregates.cursor.offset > ledgerSize) {
+    throw new MalformedFileError(
+      project.paths.aggregates,
+      `covers ${aggregates.cursor.offset} bytes of the ledger but ${project.paths.ledger} has ${ledgerSize}; the ledger was replaced or truncated (delete the aggregates file to rebuild it from the ledger)`,
+    );
+  }
+  const { cursor, warnings } = await project.ledger.read(aggregates.cursor, (record) => {
+    if (record.type === 'outcome') foldOutcome(aggregates, record);
+  });
+  aggregates.cursor = cursor;
+  return { aggregates, warnings };
+}
+
+export function saveAggregates(project: FileProject, aggregates: Aggregates): Promise<void> {
+  return aggregatesDocument.save(project.paths.aggregates, aggregates);
+}
+
+export type { LedgerCursor, ArmStats };

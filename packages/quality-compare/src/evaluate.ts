@@ -1,0 +1,79 @@
+import { applyAutomaticDecision, type Canary, type FileProject, type ProjectConfig, type AuditEvent } from '@bernstein/canary-router';
+import { currentAggregates, type Aggregates } from './aggregates.js';
+import { decide, emptyArmStats, type Decision, type DecisionSettings, type EpochStats } from './core.js';
+
+/** The decision settings for a canary: the project config, with the canary's own policy if it has one. */
+export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'policy'>): DecisionSettings {
+  const { guardrails } = config.canary;
+  return {
+    policy: canary.policy ?? config.canary.policy,
+    minCanaryTasks: config.canary.minCanaryTasks,
+    rollbackMargin: config.canary.rollbackMargin,
+    guardrails: {
+      costUsd: guardrails.costUsd ? { maxIncrease: guardrails.costUsd.maxIncrease } : null,
+      durationMs: guardrails.durationMs ? { maxIncrease: guardrails.durationMs.maxIncrease } : null,
+    },
+  };
+}
+
+/** The comparison window: epochs since evidence last restarted, with each epoch's configured share. */
+export function canaryWindow(aggregates: Aggregates, canary: Canary): EpochStats[] {
+  const recorded = aggregates.canaries[canary.id]?.epochs ?? {};
+  return canary.epochs
+    .filter((e) => e.epoch >= canary.evidenceFromEpoch)
+    .map((e) => {
+      const arms = recorded[String(e.epoch)];
+      return { percentage: e.percentage, stable: arms?.stable ?? emptyArmStats(), canary: arms?.canary ?? emptyArmStats() };
+    });
+}
+
+export function evaluateCanary(config: ProjectConfig, canary: Canary, aggregates: Aggregates): Decision {
+  return decide(canaryWindow(aggregates, canary), decisionSettings(config, canary));
+}
+
+export interface RoleEvaluation {
+  role: string;
+  canaryId: string;
+  versionId: string;
+  decision: Decision;
+  /** Transitions applied because of this decision (empty unless applied and not a no-op). */
+  applied: AuditEvent[];
+}
+
+/**
+ * `canary evaluate`: decide now for every role with a canary (or one role), without recording.
+ * With `apply`, promote / step / roll back exactly once.
+ */
+export async function evaluateCanaries(
+  project: FileProject,
+  options: { role?: string; apply?: boolean } = {},
+): Promise<{ evaluations: RoleEvaluation[]; warnings: string[] }> {
+  const run = async () => {
+    const config = await project.config();
+    const state = await project.load();
+    const { aggregates, warnings } = await currentAggregates(project);
+    const evaluations: RoleEvaluation[] = [];
+    for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (options.role !== undefined && role !== options.role) continue;
+      const canary = roleState.canary;
+      if (!canary) continue;
+      const decision = evaluateCanary(config, canary, aggregates);
+      let applied: AuditEvent[] = [];
+      if (options.apply && decision.action !== 'continue') {
+        applied = (
+          await applyAutomaticDecision(project, {
+            role,
+            canaryId: canary.id,
+            epoch: canary.epoch,
+            action: decision.action,
+            reason: decision.reason,
+            evidence: decision.evidence,
+          })
+        ).events;
+      }
+      evaluations.push({ role, canaryId: canary.id, versionId: canary.versionId, decision, applied });
+    }
+    return { evaluations, warnings };
+  };
+  return options.apply ? project.transaction(run) : run();
+}

@@ -1,0 +1,17 @@
+export * from './core.js';
+export { aggregatesDocument, AggregatesSchema, currentAggregates, foldOutcome, saveAggregates, type Aggregates, type EpochArms } from './aggregates.js';
+export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, type RoleEvaluation } from './evaluate.js';
+export {
+  assertRecordable,
+  ndjsonItems,
+  OutcomeInputSchema,
+  recordOutcomes,
+  type OutcomeInput,
+  type RecordItem,
+  type RecordOptions,
+  type RecordResult,
+  type SkipCode,
+  type SkippedLine,
+} from './record.js';
+export { alertPayload, alertTransitions, deliverAlerts, type AlertDelivery, type AlertPayload } from './alerts.js';
+export { canaryStatus, type ArmCounts, type RoleStatus } from './status.js';
