@@ -1,12 +1,30 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/bin.ts'],
-  format: ['esm'],
-  target: 'node20',
-  dts: { entry: 'src/index.ts', compilerOptions: { customConditions: [] } },
-  tsconfig: 'tsconfig.build.json',
-  sourcemap: true,
-  clean: true,
-  splitting: true,
-});
+export default defineConfig([
+  {
+    // The library entry: dependencies stay external, as usual for a package.
+    entry: ['src/index.ts'],
+    format: ['esm'],
+    target: 'node20',
+    dts: { compilerOptions: { customConditions: [] } },
+    tsconfig: 'tsconfig.build.json',
+    sourcemap: true,
+    clean: false,
+  },
+  {
+    // The `bernstein` bin: one self-contained bundle (code-split per command), because start-up
+    // time is a product target and resolving hundreds of module files costs more than parsing one.
+    entry: { bin: 'src/bin.ts' },
+    outDir: 'dist/bin',
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    tsconfig: 'tsconfig.build.json',
+    noExternal: [/.*/],
+    splitting: true,
+    sourcemap: false,
+    clean: false,
+    // CommonJS dependencies bundled into ESM still call require() for node built-ins.
+    banner: { js: "import { createRequire as __bernsteinCreateRequire } from 'node:module'; const require = __bernsteinCreateRequire(import.meta.url);" },
+  },
+]);
