@@ -24,7 +24,16 @@ export default defineConfig([
     splitting: true,
     sourcemap: false,
     clean: false,
-    // CommonJS dependencies bundled into ESM still call require() for node built-ins.
-    banner: { js: "import { createRequire as __bernsteinCreateRequire } from 'node:module'; const require = __bernsteinCreateRequire(import.meta.url);" },
+    // CommonJS dependencies bundled into ESM still call require() for node built-ins and read
+    // __filename / __dirname (write-file-atomic seeds its temp names with __filename).
+    banner: {
+      js: [
+        "import { createRequire as __bernsteinCreateRequire } from 'node:module';",
+        "import { fileURLToPath as __bernsteinFileURLToPath } from 'node:url';",
+        'const require = __bernsteinCreateRequire(import.meta.url);',
+        'const __filename = __bernsteinFileURLToPath(import.meta.url);',
+        "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+      ].join(' '),
+    },
   },
 ]);

@@ -52,7 +52,7 @@ export { MARGIN_SCALE, scaledMargin, thresholdVerdict } from './core/threshold.j
 export { SRM_ALPHA, srmCheck, srmPValue, type SrmGroup } from './core/srm.js';
 export { checkGuardrail, GUARDRAIL_CONSTANTS, type GuardrailResult } from './core/guardrails.js';
 export { jeffreysInterval, moverDifferenceInterval } from './core/intervals.js';
-export { binomialLogLik, maxLogLik, profileLogLik, restrictedMle, type ArmCounts } from './core/likelihood.js';
+export { binomialLogLik, maxLogLik, profileLogLik, restrictedMle, type PassCounts } from './core/likelihood.js';
 export { splitmix32, Xoshiro128 } from './core/rng.js';
 export {
   decisionQualityTable,

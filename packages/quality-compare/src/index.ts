@@ -1,6 +1,6 @@
 export * from './core.js';
 export { aggregatesDocument, AggregatesSchema, currentAggregates, foldOutcome, saveAggregates, type Aggregates, type EpochArms } from './aggregates.js';
-export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, type RoleEvaluation } from './evaluate.js';
+export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, mightDecide, type RoleEvaluation } from './evaluate.js';
 export {
   assertRecordable,
   ndjsonItems,

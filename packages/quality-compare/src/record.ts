@@ -3,7 +3,7 @@ import { GateResultsSchema, TaskIdSchema, type OutcomeRecord } from '@bernstein/
 import { applyAutomaticDecision, type AuditEvent, type FileProject } from '@bernstein/canary-router';
 import { z } from 'zod';
 import { currentAggregates, foldOutcome, saveAggregates } from './aggregates.js';
-import { evaluateCanary } from './evaluate.js';
+import { evaluateCanary, mightDecide } from './evaluate.js';
 
 /** One outcome as an orchestrator reports it (an NDJSON line of `canary record --from`). */
 export const OutcomeInputSchema = z.strictObject({
@@ -137,6 +137,7 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
       // Evaluate the canary this outcome belongs to, if it is still running.
       const canary = state.roles[outcome.role]?.canary;
       if (!canary || canary.id !== outcome.canaryId || (outcome.epoch ?? -1) < canary.evidenceFromEpoch) continue;
+      if (!mightDecide(config, canary, aggregates)) continue;
       const decision = evaluateCanary(config, canary, aggregates);
       if (decision.action === 'continue') continue;
       await persist();
