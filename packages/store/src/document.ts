@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { writeJsonAtomic } from './atomic.js';
 import { BernsteinError, MalformedFileError } from './errors.js';
@@ -97,9 +98,19 @@ function jsonErrorLine(text: string, error: Error): number | undefined {
   const lineMatch = /line (\d+)/.exec(error.message);
   if (lineMatch) return Number(lineMatch[1]);
   const positionMatch = /position (\d+)/.exec(error.message);
-  if (!positionMatch) return text.length === 0 ? 1 : undefined;
+  if (!positionMatch) return text.length === 0 ? 1 : lineFromYamlParser(text);
   const position = Number(positionMatch[1]);
   let line = 1;
   for (let i = 0; i < position && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
   return line;
+}
+
+/**
+ * Some V8 messages carry no position. JSON is YAML 1.2, so the YAML parser (which tracks
+ * positions) usually finds the same fault and says where.
+ */
+function lineFromYamlParser(text: string): number | undefined {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false });
+  return document.errors[0]?.linePos?.[0]?.line;
 }
