@@ -1,10 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // The library (index) and the `pnpm demo` CLI (cli, runnable as `node apps/demo-orchestrator/dist/cli.js`).
+  entry: ['src/index.ts', 'src/cli.ts'],
   format: ['esm'],
   target: 'node20',
-  dts: { compilerOptions: { customConditions: [] } },
+  dts: { entry: ['src/index.ts'], compilerOptions: { customConditions: [] } },
   tsconfig: 'tsconfig.build.json',
   sourcemap: true,
   clean: true,

@@ -21,6 +21,7 @@ export default defineConfig([
     platform: 'node',
     tsconfig: 'tsconfig.build.json',
     noExternal: [/.*/],
+    minify: true,
     splitting: true,
     sourcemap: false,
     clean: false,

@@ -101,7 +101,7 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     .command('route')
     .description('route tasks of a role: the version each task runs with (recorded in the ledger)')
     .requiredOption('--role <role>', 'the role whose agent runs the task')
-    .requiredOption('--task <id>', 'task id (repeatable); a retried task keeps its arm', collect, [])
+    .requiredOption('--task <id>', 'task id (repeatable); a retried task keeps its arm', collect)
     .addHelpText('after', examples(['bernstein canary route --role backend --task T-101', 'bernstein canary route --role backend --task T-101 --task T-102 --json']))
     .action(action(async () => (await import('./commands/route.js')).route));
   canary
@@ -137,11 +137,18 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     .option('--role <role>', 'only this role')
     .addHelpText('after', examples(['bernstein canary history --role backend', 'bernstein canary history --json']))
     .action(action(async () => (await import('./commands/canary.js')).history));
+  canary
+    .command('report')
+    .description('write a self-contained HTML report: per canary, pass rates over time, steps, the decision and its evidence')
+    .option('--role <role>', 'only this role')
+    .requiredOption('--out <file.html>', 'where to write the page')
+    .addHelpText('after', examples(['bernstein canary report --out canary-report.html', 'bernstein canary report --role backend --out backend.html']))
+    .action(action(async () => (await import('./commands/report.js')).report));
 
   return program;
 }
 
-function collect(value: string, previous: string[]): string[] {
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

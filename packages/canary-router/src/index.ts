@@ -12,5 +12,6 @@ export {
   startCanaryOfVersion,
   type AutomaticDecision,
   type LifecycleResult,
+  type ManualOptions,
   type StartOptions,
 } from './lifecycle.js';

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
-import { loadRoleBundle, withModel, type VersionSummary } from '@bernstein/prompt-versions';
-import { isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type RoleState } from './core.js';
+import { assertRoleName, hashBundle, loadRoleBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
+import { applyTransition, isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type ProjectConfig, type Transition } from './core.js';
 import type { FileProject } from './project.js';
-import { syncRoleWithDisk } from './router.js';
 
 export interface StartOptions {
   percentage?: number;
@@ -19,23 +18,77 @@ export interface LifecycleResult {
   state: CanaryState;
 }
 
-/** Make sure a role has a stable version (first sight of its bundle on disk) before a canary. */
-async function ensureRole(project: FileProject, role: string): Promise<RoleState> {
+/**
+ * Run transitions on a copy of the state, without writing: throws exactly what `apply` would,
+ * so a command can refuse bad input before it registers anything (a failed command changes nothing).
+ */
+function dryRun(state: CanaryState, transitions: readonly Transition[]): void {
+  let doc = state;
+  for (const transition of transitions) {
+    doc = applyTransition(doc, transition, { now: new Date(0).toISOString(), actor: 'cli', reason: 'dry run', newCanaryId: '000000000000' }).doc;
+  }
+}
+
+function startTransition(role: string, versionId: string, options: StartOptions): Transition {
+  const steps = options.steps ?? [];
+  return {
+    type: 'start',
+    role,
+    versionId,
+    ...(options.percentage !== undefined ? { percentage: options.percentage } : {}),
+    ...(steps.length > 0 ? { steps } : {}),
+    policy: options.policy ?? null,
+  };
+}
+
+function startReason(versionId: string, options: StartOptions, config: ProjectConfig): string {
+  const steps = options.steps ?? [];
+  const where = steps.length > 0 ? `steps ${steps.join(', ')}` : `${options.percentage} %`;
+  return options.reason ?? `canary of ${versionId} started at ${where} (policy ${options.policy ?? config.canary.policy})`;
+}
+
+/**
+ * Start a canary of `candidate` on `role`. A role never routed before is first initialised from
+ * its bundle on disk. Everything is validated before the first write.
+ */
+async function startCanary(
+  project: FileProject,
+  role: string,
+  candidate: { bundle: RoleBundle; origin?: VersionOrigin } | { versionId: string },
+  options: StartOptions,
+): Promise<LifecycleResult> {
+  const config = await project.config();
   const state = await project.load();
-  const existing = state.roles[role];
-  if (existing?.stable) return existing;
-  const synced = await syncRoleWithDisk(project, role);
-  const roleState = synced.roles[role];
-  if (!roleState?.stable) throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version yet`, { role });
-  return roleState;
+  const roleState = state.roles[role];
+  const disk = roleState?.stable ? null : await loadRoleBundle(join(project.paths.root, config.templates), role);
+  const stableId = roleState?.stable ?? hashBundle(disk!).id;
+  const candidateId = 'versionId' in candidate ? candidate.versionId : hashBundle(candidate.bundle).id;
+  if (candidateId === stableId) {
+    throw new BernsteinError('INVALID_ARGUMENT', `version ${candidateId} is already the stable version of role "${role}"; nothing to canary`, { role });
+  }
+  const transitions: Transition[] = [];
+  if (!roleState?.stable) transitions.push({ type: 'init', role, versionId: stableId });
+  transitions.push(startTransition(role, candidateId, options));
+  dryRun(state, transitions);
+
+  if (disk) await project.registry.register(disk);
+  if (!('versionId' in candidate)) await project.registry.register(candidate.bundle, candidate.origin);
+  const actor = options.actor ?? 'cli';
+  return project.apply(
+    transitions.map((transition) => ({
+      transition,
+      actor: transition.type === 'init' ? ('auto' as const) : actor,
+      reason: transition.type === 'init' ? `first time role "${role}" was seen: its bundle on disk becomes stable` : startReason(candidateId, options, config),
+    })),
+    disk ? { observedDisk: { role, versionId: stableId } } : {},
+  );
 }
 
 /** `config canary --prompt-version <id> --percentage <n>`: canary a registered version. */
 export async function startCanaryOfVersion(project: FileProject, versionRef: string, options: StartOptions): Promise<LifecycleResult> {
   return project.transaction(async () => {
     const version = await project.registry.resolve(versionRef);
-    await ensureRole(project, version.role);
-    return start(project, version, options);
+    return startCanary(project, version.role, { versionId: version.id }, options);
   });
 }
 
@@ -44,13 +97,20 @@ export async function startCanaryOfVersion(project: FileProject, versionRef: str
  * percentage of its running canary. With `model`, canary the stable bundle with that model.
  */
 export async function canaryRole(project: FileProject, role: string, options: StartOptions & { model?: string }): Promise<LifecycleResult> {
+  assertRoleName(role);
   return project.transaction(async () => {
-    const roleState = await ensureRole(project, role);
-    if (roleState.canary && options.model === undefined) {
-      if (options.percentage === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage to change the running canary');
-      if (options.steps !== undefined || options.policy !== undefined) {
-        throw new BernsteinError('CANARY_EXISTS', `role "${role}" already has canary ${roleState.canary.id}; --steps and --policy apply only when a canary starts`);
+    const config = await project.config();
+    const state = await project.load();
+    const roleState = state.roles[role];
+    if (roleState?.canary) {
+      if (options.model !== undefined || options.steps !== undefined || options.policy !== undefined) {
+        throw new BernsteinError(
+          'CANARY_EXISTS',
+          `role "${role}" already has canary ${roleState.canary.id} of version ${roleState.canary.versionId} at ${roleState.canary.percentage} %; promote or roll it back first (only --percentage can change a running canary)`,
+          { role },
+        );
       }
+      if (options.percentage === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage to change the running canary');
       return project.apply([
         {
           transition: { type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage },
@@ -59,47 +119,52 @@ export async function canaryRole(project: FileProject, role: string, options: St
         },
       ]);
     }
-    let version: VersionSummary;
+    const templates = join(project.paths.root, config.templates);
     if (options.model !== undefined) {
-      const stable = await project.registry.get(roleState.stable!);
-      const changed = withModel({ role, files: stable.files, model: stable.model }, options.model);
-      version = (await project.registry.register(changed, { kind: 'model-override', baseVersionId: stable.id, model: options.model })).version;
-      if (version.id === roleState.stable) {
-        throw new BernsteinError('INVALID_ARGUMENT', `role "${role}" already runs model "${options.model}" on its stable version ${roleState.stable}`);
+      const base = roleState?.stable ? await project.registry.get(roleState.stable) : await loadRoleBundle(templates, role);
+      const baseId = roleState?.stable ?? hashBundle(base).id;
+      const bundle = withModel({ role, files: base.files, model: base.model }, options.model);
+      if (hashBundle(bundle).id === baseId) {
+        throw new BernsteinError('INVALID_ARGUMENT', `role "${role}" already runs model "${options.model}" on its stable version ${baseId}`, { role });
       }
-    } else {
-      const config = await project.config();
-      const bundle = await loadRoleBundle(join(project.paths.root, config.templates), role);
-      version = (await project.registry.register(bundle)).version;
-      if (version.id === roleState.stable) {
-        throw new BernsteinError(
-          'INVALID_ARGUMENT',
-          `role "${role}": the bundle on disk is the stable version ${version.id}; edit its templates, or use --model or --prompt-version`,
-        );
-      }
+      return startCanary(project, role, { bundle, origin: { kind: 'model-override', baseVersionId: baseId, model: options.model } }, options);
     }
-    return start(project, version, options);
+    const bundle = await loadRoleBundle(templates, role);
+    if (!roleState?.stable) {
+      throw new BernsteinError(
+        'INVALID_ARGUMENT',
+        `role "${role}" has never been routed, so its bundle on disk (${hashBundle(bundle).id}) would become stable: nothing to canary yet; route a task first, or use --model or --prompt-version`,
+        { role },
+      );
+    }
+    if (hashBundle(bundle).id === roleState.stable) {
+      throw new BernsteinError(
+        'INVALID_ARGUMENT',
+        `role "${role}": the bundle on disk is the stable version ${roleState.stable}; edit its templates, or use --model or --prompt-version`,
+        { role },
+      );
+    }
+    return startCanary(project, role, { bundle }, options);
   });
 }
 
-async function start(project: FileProject, version: VersionSummary, options: StartOptions): Promise<LifecycleResult> {
-  const config = await project.config();
-  const steps = options.steps ?? [];
-  const where = steps.length > 0 ? `steps ${steps.join(', ')}` : `${options.percentage} %`;
-  return project.apply([
-    {
-      transition: {
-        type: 'start',
-        role: version.role,
-        versionId: version.id,
-        ...(options.percentage !== undefined ? { percentage: options.percentage } : {}),
-        ...(steps.length > 0 ? { steps } : {}),
-        policy: options.policy ?? null,
-      },
-      actor: options.actor ?? 'cli',
-      reason: options.reason ?? `canary of ${version.id} started at ${where} (policy ${options.policy ?? config.canary.policy})`,
-    },
-  ]);
+/**
+ * A manual command acts on the state its user saw. If another process changed the role while
+ * this one waited for the lock (two operators, or an automatic decision), acting anyway could
+ * apply a second transition nobody meant (a rollback turning into an instant rollback): refuse
+ * with CONFLICT instead, so racing commands yield exactly one transition.
+ */
+function assertUnchanged(seen: CanaryState, now: CanaryState, role: string, issuedAt: Date | undefined): void {
+  const before = seen.roles[role];
+  const after = now.roles[role];
+  const changedSinceIssued = issuedAt !== undefined && after !== undefined && Date.parse(after.updatedAt) >= issuedAt.getTime();
+  if (!changedSinceIssued && JSON.stringify(before ?? null) === JSON.stringify(after ?? null)) return;
+  const what = after?.canary ? `canary ${after.canary.id} at ${after.canary.percentage} %` : 'no canary';
+  throw new BernsteinError(
+    'CONFLICT',
+    `role "${role}" changed while this command waited (now stable ${after?.stable ?? 'none'}, ${what}); nothing was done: check \`bernstein canary status\` and retry`,
+    { role },
+  );
 }
 
 /** The role of the only active canary, or of `role` when given. */
@@ -116,11 +181,24 @@ export function pickCanaryRole(state: CanaryState, role: string | undefined, ver
   );
 }
 
+export interface ManualOptions {
+  role?: string;
+  reason?: string;
+  actor?: Actor;
+  /**
+   * When the user issued the command (the CLI passes its process start). A role changed after
+   * that by someone else makes the command a CONFLICT rather than act on a state nobody saw.
+   */
+  issuedAt?: Date;
+}
+
 /** `config canary --promote`: the canary becomes stable now, whatever its step. */
-export async function promoteCanary(project: FileProject, options: { role?: string; reason?: string; actor?: Actor } = {}): Promise<LifecycleResult> {
+export async function promoteCanary(project: FileProject, options: ManualOptions = {}): Promise<LifecycleResult> {
+  const seen = await project.load();
   return project.transaction(async () => {
     const state = await project.load();
     const role = pickCanaryRole(state, options.role, 'promote');
+    assertUnchanged(seen, state, role, options.issuedAt);
     const canary = state.roles[role]?.canary;
     if (!canary) throw new BernsteinError('NO_CANARY', `role "${role}" has no active canary to promote`, { role });
     return project.apply([
@@ -137,10 +215,12 @@ export async function promoteCanary(project: FileProject, options: { role?: stri
  * `config canary --rollback`: roll back the running canary (its version becomes rejected), or,
  * with no canary on the role, revert stable to the previous stable (instant rollback).
  */
-export async function rollbackCanary(project: FileProject, options: { role?: string; reason?: string; actor?: Actor } = {}): Promise<LifecycleResult> {
+export async function rollbackCanary(project: FileProject, options: ManualOptions = {}): Promise<LifecycleResult> {
+  const seen = await project.load();
   return project.transaction(async () => {
     const state = await project.load();
     const role = pickCanaryRole(state, options.role, 'roll back');
+    assertUnchanged(seen, state, role, options.issuedAt);
     const roleState = state.roles[role];
     if (!roleState) throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no routing state yet`, { role });
     const actor = options.actor ?? 'cli';

@@ -44,6 +44,8 @@ export interface AppliedTransitions {
 export interface ProjectOptions {
   /** Clock, injectable for tests and simulations. */
   now?: () => Date;
+  /** Source of new canary ids (12 lowercase hex); injectable so seeded simulations reproduce routing. */
+  newCanaryId?: () => string;
 }
 
 /**
@@ -57,12 +59,14 @@ export class FileProject implements CanaryStateStore {
   readonly ledger: LedgerStore;
   readonly audit: AuditLogStore;
   readonly now: () => Date;
+  private readonly newCanaryId: () => string;
   private configCache: Promise<ProjectConfig> | undefined;
   private ledgerIndex: LedgerIndex | undefined;
 
   constructor(root: string, options: ProjectOptions = {}) {
     this.paths = projectPaths(root);
     this.now = options.now ?? (() => new Date());
+    this.newCanaryId = options.newCanaryId ?? (() => randomBytes(6).toString('hex'));
     this.registry = new FileRegistry(this.paths, this.now);
     this.ledger = new FileLedger(this.paths);
     this.audit = new FileAuditLog(this.paths);
@@ -100,7 +104,7 @@ export class FileProject implements CanaryStateStore {
           actor: request.actor,
           reason: request.reason,
           evidence: request.evidence ?? null,
-          newCanaryId: randomBytes(6).toString('hex'),
+          newCanaryId: this.newCanaryId(),
         });
         state = result.doc;
         events.push(result.event);

@@ -85,7 +85,7 @@ export async function evaluateCanaries(
             epoch: canary.epoch,
             action: decision.action,
             reason: decision.reason,
-            evidence: decision.evidence,
+            evidence: { ...decision.evidence, rule: decision.rule },
           })
         ).events;
       }

@@ -15,3 +15,4 @@ export {
 } from './record.js';
 export { alertPayload, alertTransitions, deliverAlerts, type AlertDelivery, type AlertPayload } from './alerts.js';
 export { canaryStatus, type ArmCounts, type RoleStatus } from './status.js';
+export * from './report.js';

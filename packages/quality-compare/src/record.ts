@@ -83,6 +83,7 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
     for (const warning of [...index.warnings, ...warnings]) if (!result.warnings.includes(warning)) result.warnings.push(warning);
 
     let pending: OutcomeRecord[] = [];
+    const recordedBefore = result.recorded;
     const takenInBatch = new Set<string>();
     const now = project.now().toISOString();
     const persist = async () => {
@@ -147,13 +148,14 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
         epoch: canary.epoch,
         action: decision.action,
         reason: decision.reason,
-        evidence: decision.evidence,
+        evidence: { ...decision.evidence, rule: decision.rule },
       });
       result.transitions.push(...applied.events);
       state = applied.state;
     }
     await persist();
-    await saveAggregates(project, aggregates);
+    // A batch that recorded nothing (every line skipped) changes no file.
+    if (result.recorded > recordedBefore) await saveAggregates(project, aggregates);
   });
 }
 

@@ -146,9 +146,11 @@ export async function readRecords<Schema extends z.ZodType>(
       pending = typeof checked === 'string' ? { line, endOffset, error: checked } : { line, endOffset, record: checked.record };
     };
 
-    const buffer = Buffer.allocUnsafe(chunkBytes);
+    // Most reads are short tails of a long log: size the buffer to what is there to read.
+    const { size } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - position)));
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, chunkBytes, position);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
       position += bytesRead;
       const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);

@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { BernsteinError } from '@bernstein/store';
-import { describeAuditEvent, openProject, type AuditEvent, type FileProject } from '@bernstein/canary-router';
+import { describeAuditEvent } from '@bernstein/canary-router';
 import {
-  alertTransitions,
   canaryStatus,
   evaluateCanaries,
   ndjsonItems,
@@ -12,7 +11,9 @@ import {
   type RecordResult,
   type RoleStatus,
 } from '@bernstein/quality-compare';
+import { announce } from '../announce.js';
 import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { openCheckedProject } from '../project.js';
 import { parseNonNegative } from '../parse.js';
 
 const pct = (passed: number, tasks: number) => (tasks === 0 ? '-' : `${Math.round((passed / tasks) * 100)} %`);
@@ -23,7 +24,7 @@ function interval(evidence: unknown, arm: 'stable' | 'canary'): string {
 }
 
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = openProject(global.dir);
+  const project = await openCheckedProject(global.dir);
   const { roles, warnings } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (options.role !== undefined && roles.length === 0) {
@@ -120,7 +121,7 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
     };
     items = [{ line: 1, value }];
   }
-  const project = openProject(global.dir);
+  const project = await openCheckedProject(global.dir);
   const result = await recordOutcomes(project, items);
   const alerts = await announce(project, result.transitions, io);
   for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);
@@ -142,16 +143,6 @@ function summary(result: RecordResult): string {
   }\n`;
 }
 
-/** Print transitions on stderr (the alert line), then deliver webhook / command alerts. */
-async function announce(project: FileProject, events: readonly AuditEvent[], io: Io) {
-  for (const event of events) io.stderr(`${event.action === 'rollback' ? 'ALERT' : 'notice'}: ${describeAuditEvent(event)}\n`);
-  const delivered = await alertTransitions(project, events);
-  for (const { deliveries } of delivered) {
-    for (const d of deliveries) if (!d.ok) io.stderr(`warning: ${d.channel} alert failed: ${d.error} (recorded in the audit log)\n`);
-  }
-  return delivered.map(({ payload, deliveries }) => ({ event: payload.event, role: payload.role, deliveries }));
-}
-
 async function* readLines(source: string): AsyncGenerator<string> {
   const input = source === '-' ? process.stdin : createReadStream(source);
   if (source !== '-') {
@@ -164,7 +155,7 @@ async function* readLines(source: string): AsyncGenerator<string> {
 }
 
 export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
-  const project = openProject(global.dir);
+  const project = await openCheckedProject(global.dir);
   const { evaluations, warnings } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   const applied = evaluations.flatMap((e) => e.applied);
@@ -184,12 +175,26 @@ export async function evaluate(global: GlobalOptions, options: { role?: string; 
 }
 
 export async function history(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = openProject(global.dir);
+  const project = await openCheckedProject(global.dir);
   const { events, warnings } = await project.audit.read(options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (global.json) {
     printJson(io, {
-      events: events.map((e) => ({ at: e.at, role: e.role, action: e.action, from: e.from, to: e.to, actor: e.actor, reason: e.reason, evidence: e.evidence, canaryId: e.canaryId, revision: e.revision })),
+      events: events.map((e) => ({
+        at: e.at,
+        role: e.role,
+        action: e.action,
+        from: e.from,
+        to: e.to,
+        actor: e.actor,
+        reason: e.reason,
+        evidence: e.evidence,
+        canaryId: e.canaryId,
+        revision: e.revision,
+        ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
+        ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
+        ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
+      })),
     });
     return 0;
   }

@@ -2,13 +2,14 @@ import { BernsteinError } from '@bernstein/store';
 import {
   canaryRole,
   describeAuditEvent,
-  openProject,
   promoteCanary,
   rollbackCanary,
   startCanaryOfVersion,
   type LifecycleResult,
 } from '@bernstein/canary-router';
+import { announce } from '../announce.js';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
+import { openCheckedProject } from '../project.js';
 import { parsePercentage, parsePolicy, parseSteps } from '../parse.js';
 
 export interface ConfigCanaryOptions {
@@ -40,16 +41,23 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
     throw new BernsteinError('INVALID_ARGUMENT', `--percentage ${percentage} disagrees with the first step ${steps[0]}; leave --percentage out with --steps`);
   }
 
-  const project = openProject(global.dir);
+  const project = await openCheckedProject(global.dir);
   const start = { ...(percentage !== undefined ? { percentage } : {}), ...(steps ? { steps } : {}), ...(policy ? { policy } : {}) };
   const needPercentage = () => {
     if (percentage === undefined && !steps) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage <n> (or --steps)');
   };
+  // The command was issued when this process started: a canary changed by someone else since
+  // then is a conflict, not something to act on.
+  const issuedAt = new Date(Math.floor(performance.timeOrigin));
   let result: LifecycleResult;
   if (options.promote) {
-    result = await promoteCanary(project, { ...(options.role !== undefined ? { role: options.role } : {}) });
+    result = await promoteCanary(project, { issuedAt, ...(options.role !== undefined ? { role: options.role } : {}) });
   } else if (options.rollback) {
-    result = await rollbackCanary(project, { ...(options.role !== undefined ? { role: options.role } : {}), ...(options.reason !== undefined ? { reason: options.reason } : {}) });
+    result = await rollbackCanary(project, {
+      issuedAt,
+      ...(options.role !== undefined ? { role: options.role } : {}),
+      ...(options.reason !== undefined ? { reason: options.reason } : {}),
+    });
   } else if (options.promptVersion !== undefined) {
     if (options.role !== undefined || options.model !== undefined) throw new BernsteinError('INVALID_ARGUMENT', '--prompt-version takes the role of the version; leave out --role and --model');
     needPercentage();
@@ -61,10 +69,10 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
     throw new BernsteinError('INVALID_ARGUMENT', 'say what to do: --prompt-version <id>, --role <role>, --promote or --rollback (see --help)');
   }
 
-  if (global.json) {
-    printJson(io, { events: result.events });
-    return 0;
-  }
-  for (const event of result.events) io.stdout(`${describeAuditEvent(event)}\n`);
+  for (const event of result.events) if (!global.json) io.stdout(`${describeAuditEvent(event)}\n`);
+  // Promotions and rollbacks alert, whoever made them.
+  const alertable = result.events.filter((e) => e.action === 'promote' || e.action === 'rollback' || e.action === 'instant-rollback');
+  const alerts = await announce(project, alertable, io);
+  if (global.json) printJson(io, { events: result.events, alerts });
   return 0;
 }

@@ -214,12 +214,12 @@ describe('set-percentage', () => {
 describe('step', () => {
   const stepped = () => withCanary({ percentage: undefined, steps: [5, 25, 100] });
 
-  it('moves to the next step and restarts the evidence', () => {
+  it('moves to the next step and restarts the evidence, except at 100 % where stable gets no tasks', () => {
     const { doc, event } = apply(stepped(), { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 0 });
     expect(doc.roles.backend!.canary).toMatchObject({ percentage: 25, stepIndex: 1, epoch: 1, evidenceFromEpoch: 1 });
     expect(event).toMatchObject({ action: 'step', from: B, to: B, percentage: 25, fromPercentage: 5, toPercentage: 25 });
     const last = apply(doc, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 1 }).doc;
-    expect(last.roles.backend!.canary).toMatchObject({ percentage: 100, stepIndex: 2, epoch: 2, evidenceFromEpoch: 2 });
+    expect(last.roles.backend!.canary).toMatchObject({ percentage: 100, stepIndex: 2, epoch: 2, evidenceFromEpoch: 1 });
     expect(isAtFinalStep(last.roles.backend!.canary!)).toBe(true);
     expectError(last, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 2 }, 'INVALID_ARGUMENT', /is at its last step \(100 %\); promote it instead/);
   });
