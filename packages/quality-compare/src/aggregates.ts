@@ -1,4 +1,4 @@
-import { BernsteinError, defineJsonDocument, MalformedFileError } from '@bernstein/store';
+import { BernsteinError, defineJsonDocument, isBernsteinError, MalformedFileError, withProjectLock } from '@bernstein/store';
 import { LEDGER_START, type LedgerCursor, type OutcomeRecord } from '@bernstein/prompt-versions';
 import type { FileProject } from '@bernstein/canary-router';
 import { stat } from 'node:fs/promises';
@@ -65,11 +65,38 @@ export async function currentAggregates(project: FileProject): Promise<{ aggrega
       `covers ${aggregates.cursor.offset} bytes of the ledger but ${project.paths.ledger} has ${ledgerSize}; the ledger was replaced or truncated (delete the aggregates file to rebuild it from the ledger)`,
     );
   }
+  const from = aggregates.cursor.offset;
   const { cursor, warnings } = await project.ledger.read(aggregates.cursor, (record) => {
     if (record.type === 'outcome') foldOutcome(aggregates, record);
   });
   aggregates.cursor = cursor;
+  if (cursor.offset - from >= REBUILD_SAVE_BYTES) await saveIfAhead(project, aggregates);
   return { aggregates, warnings };
+}
+
+/** Folding more ledger than this in one read is worth saving, so the next command does not repeat it. */
+const REBUILD_SAVE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Save aggregates that a read-only command rebuilt (the cache was deleted or far behind), if
+ * the lock is free right now and the saved cache is behind ours. Best effort: a busy lock just
+ * means a writer will save its own.
+ */
+async function saveIfAhead(project: FileProject, aggregates: Aggregates): Promise<void> {
+  try {
+    await withProjectLock(
+      project.paths,
+      async (lock) => {
+        const saved = await aggregatesDocument.load(project.paths.aggregates);
+        if (saved.cursor.offset >= aggregates.cursor.offset) return;
+        lock.assertHeld();
+        await saveAggregates(project, aggregates);
+      },
+      { timeoutMs: 250 },
+    );
+  } catch (error) {
+    if (!isBernsteinError(error, 'LOCK_TIMEOUT')) throw error;
+  }
 }
 
 export function saveAggregates(project: FileProject, aggregates: Aggregates): Promise<void> {

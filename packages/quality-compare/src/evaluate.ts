@@ -1,6 +1,18 @@
 import { applyAutomaticDecision, type Canary, type FileProject, type ProjectConfig, type AuditEvent } from '@bernstein/canary-router';
 import { currentAggregates, type Aggregates } from './aggregates.js';
-import { compileSettings, countsVerdict, decide, emptyArmStats, windowStats, type CompiledSettings, type Decision, type DecisionSettings, type EpochStats } from './core.js';
+import {
+  checkGuardrail,
+  compileSettings,
+  countsVerdict,
+  decide,
+  emptyArmStats,
+  GUARDRAIL_METRICS,
+  windowStats,
+  type CompiledSettings,
+  type Decision,
+  type DecisionSettings,
+  type EpochStats,
+} from './core.js';
 
 /** The decision settings for a canary: the project config, with the canary's own policy if it has one. */
 export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'policy'>): DecisionSettings {
@@ -37,15 +49,19 @@ const compiledCache = new Map<string, CompiledSettings>();
  * A cheap test that `evaluateCanary` could return something other than `continue`: the
  * pass-rate verdict on pooled counts, which `decide` itself uses. A full decision (intervals,
  * evidence, SRM, guardrails) costs about a millisecond; recording a large batch evaluates after
- * every outcome, so it only pays that when the verdict is not `continue` or guardrails are on.
+ * every outcome, so it only pays that when the verdict is not `continue` or a guardrail is breached.
  */
 export function mightDecide(config: ProjectConfig, canary: Canary, aggregates: Aggregates): boolean {
   const settings = decisionSettings(config, canary);
-  if (settings.guardrails.costUsd || settings.guardrails.durationMs) return true;
   const key = JSON.stringify(settings);
   let compiled = compiledCache.get(key);
   if (!compiled) compiledCache.set(key, (compiled = compileSettings(settings)));
   const { stable, canary: arm } = windowStats(canaryWindow(aggregates, canary));
+  // The same guardrail check `decide` runs first (a normal approximation: cheap).
+  for (const metric of GUARDRAIL_METRICS) {
+    const guardrail = settings.guardrails[metric];
+    if (guardrail && checkGuardrail(metric, stable[metric], arm[metric], guardrail, settings.minCanaryTasks)?.breached) return true;
+  }
   return countsVerdict(compiled, stable.passed, stable.tasks, arm.passed, arm.tasks).action !== 'continue';
 }
 

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { BernsteinError } from './errors.js';
 
 export interface LockOptions {
@@ -51,6 +50,8 @@ export async function withLock<T>(
   let attempt = 0;
   // proper-lockfile's own retry schedule is count-based; we loop ourselves for a time bound and
   // jittered back-off that stays fair with many contending processes.
+  // Loaded on first use: read-only commands (status, history) never pay for it.
+  const lockfile = (await import('proper-lockfile')).default;
   for (;;) {
     try {
       release = await lockfile.lock(dirname(lockPath), {
@@ -75,7 +76,7 @@ export async function withLock<T>(
         );
       }
       attempt += 1;
-      const backoff = Math.min(100, 2 + attempt * 3);
+      const backoff = Math.min(30, 2 + attempt * 2);
       await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * backoff));
     }
   }
