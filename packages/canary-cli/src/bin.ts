@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 import { run } from './program.js';
 
+// `bernstein ... | head` closes the pipe early: stop quietly instead of crashing.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 run(process.argv).then(
   (code) => {
     process.exitCode = code;

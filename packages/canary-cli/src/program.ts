@@ -96,7 +96,7 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     .description('per role: stable, canary, percentage, step, pass rates per arm, the decision and why')
     .option('--role <role>', 'only this role')
     .addHelpText('after', examples(['bernstein canary status', 'bernstein canary status --role backend --json']))
-    .action(action(async () => (await import('./commands/canary.js')).status));
+    .action(action(async () => (await import('./commands/status.js')).status));
   canary
     .command('route')
     .description('route tasks of a role: the version each task runs with (recorded in the ledger)')

@@ -12,37 +12,32 @@ import {
   type RoleStatus,
 } from '@bernstein/quality-compare';
 import { announce } from '../announce.js';
-import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { printJson, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 import { parseNonNegative } from '../parse.js';
-
-const pct = (passed: number, tasks: number) => (tasks === 0 ? '-' : `${Math.round((passed / tasks) * 100)} %`);
-
-function interval(evidence: unknown, arm: 'stable' | 'canary'): string {
-  const value = (evidence as Record<string, { interval?: [number, number] | null } | undefined> | undefined)?.[arm]?.interval;
-  return value ? ` (95 % CI ${Math.round(value[0] * 100)}-${Math.round(value[1] * 100)} %)` : '';
-}
+import { statusKey, writeStatusSnapshot } from './status-snapshot.js';
+import { humanRole, NO_ROLES_TEXT, type RoleView } from './status-view.js';
 
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
+  const keyBefore = await statusKey(global.dir).catch(() => null);
   const project = await openCheckedProject(global.dir);
   const { roles, warnings } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (options.role !== undefined && roles.length === 0) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`);
   }
-  if (global.json) {
-    printJson(io, { roles: roles.map(jsonRole) });
-    return 0;
+  const views = roles.map(roleView);
+  if (global.json) printJson(io, { roles: views });
+  else if (views.length === 0) io.stdout(NO_ROLES_TEXT);
+  else for (const role of views) io.stdout(humanRole(role));
+  // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts).
+  if (options.role === undefined && warnings.length === 0 && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
+    await writeStatusSnapshot(global.dir, keyBefore, views);
   }
-  if (roles.length === 0) {
-    io.stdout('no roles routed yet: run `bernstein canary route --role <role> --task <id>` or `bernstein versions scan`\n');
-    return 0;
-  }
-  for (const role of roles) io.stdout(humanRole(role));
   return 0;
 }
 
-function jsonRole(role: RoleStatus) {
+function roleView(role: RoleStatus): RoleView {
   return {
     role: role.role,
     stableVersion: role.stableVersion,
@@ -61,29 +56,6 @@ function jsonRole(role: RoleStatus) {
     stableOutcomes: role.stableOutcomes,
     rejected: role.rejected,
   };
-}
-
-function humanRole(role: RoleStatus): string {
-  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`];
-  const canary = role.canary;
-  if (!canary) {
-    const s = role.stableOutcomes;
-    lines.push(`  no canary; stable ${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`);
-    return `${lines.join('\n')}\n\n`;
-  }
-  const step = canary.step !== null ? ` · step ${canary.step}/${canary.steps.length} (${canary.steps.join(' → ')} %)` : '';
-  lines.push(`  canary ${canary.id}: version ${canary.versionId} at ${canary.percentage} %${step} · policy ${canary.policy} · since ${canary.startedAt}`);
-  const evidence = canary.decision.evidence as Record<string, unknown>;
-  lines.push(
-    table([
-      ['  stable', `${canary.stable.passed}/${canary.stable.tasks} passed`, `${pct(canary.stable.passed, canary.stable.tasks)}${interval(evidence, 'stable')}`],
-      ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`],
-    ]).trimEnd(),
-  );
-  lines.push(`  decision: ${canary.decision.action} (${canary.decision.rule}): ${canary.decision.reason}`);
-  const needed = evidence?.tasksNeeded;
-  if (canary.decision.action === 'continue' && typeof needed === 'number') lines.push(`  estimate: about ${needed} more canary outcomes before a decision`);
-  return `${lines.join('\n')}\n\n`;
 }
 
 export interface RecordCliOptions {
