@@ -1,5 +1,5 @@
 export * from './core.js';
-export { FileProject, openProject, type AppliedTransitions, type ApplyOptions, type CanaryStateStore, type ProjectOptions, type TransitionRequest } from './project.js';
+export { FileProject, openProject, readHistory, type AppliedTransitions, type ApplyOptions, type CanaryStateStore, type ProjectOptions, type TransitionRequest } from './project.js';
 export { FileAuditLog, type AuditLogStore } from './audit.js';
 export { routeTasks, syncRoleWithDisk, type RouteResult } from './router.js';
 export { scanVersions, type ScannedVersion } from './scan.js';

@@ -58,7 +58,8 @@ async function startCanary(
   options: StartOptions,
 ): Promise<LifecycleResult> {
   const config = await project.config();
-  const state = await project.load();
+  // Validate (and repair) the audit log before the first write, not after registering.
+  const state = await project.recover();
   const roleState = state.roles[role];
   const disk = roleState?.stable ? null : await loadRoleBundle(join(project.paths.root, config.templates), role);
   const stableId = roleState?.stable ?? hashBundle(disk!).id;

@@ -124,11 +124,11 @@ export class FileProject implements CanaryStateStore {
   }
 
   /**
-   * Load the state under the lock and make sure the audit log holds the events of its latest
-   * revision (a crash after the state write but before the audit append leaves them only in
+   * Load the state under the lock (callers hold it) and make sure the audit log holds the events
+   * of its latest revision (a crash after the state write but before the audit append leaves them only in
    * the state file).
    */
-  private async recover(): Promise<CanaryState> {
+  async recover(): Promise<CanaryState> {
     const state = await this.load();
     const pending = state.lastEvents ?? [];
     if (pending.length > 0) {
@@ -139,6 +139,17 @@ export class FileProject implements CanaryStateStore {
     }
     return state;
   }
+}
+
+/**
+ * The audit log as it stands, including the events of the state's latest revision if a crash
+ * kept them out of the log (the next writer appends them; readers should not wait for that).
+ */
+export async function readHistory(project: FileProject, filter: { role?: string } = {}): Promise<{ events: AuditEvent[]; warnings: string[] }> {
+  const [{ events, warnings }, state] = await Promise.all([project.audit.read(filter), project.load()]);
+  const lastRevision = events.reduce((max, event) => Math.max(max, event.revision), 0);
+  const pending = (state.lastEvents ?? []).filter((e) => e.revision > lastRevision && (filter.role === undefined || e.role === filter.role));
+  return { events: [...events, ...pending], warnings };
 }
 
 export function openProject(root: string, options?: ProjectOptions): FileProject {

@@ -75,10 +75,13 @@ export async function routeTasks(project: FileProject, role: string, taskIds: re
       seenInCall.set(taskId, result);
       routed.push(result);
     }
-    await index.append(fresh);
-
+    // Load (and verify) every version's content before writing: a route that cannot return what
+    // the agent needs must not leave assignments behind.
+    // Both arms' versions are read and verified, whichever arms this call's tasks landed on.
     const contents = new Map<string, Version>();
-    for (const { versionId } of routed) if (!contents.has(versionId)) contents.set(versionId, await project.registry.get(versionId));
+    const serving = [roleState.stable, roleState.canary?.versionId, ...routed.map((r) => r.versionId)];
+    for (const versionId of serving) if (versionId && !contents.has(versionId)) contents.set(versionId, await project.registry.get(versionId));
+    await index.append(fresh);
     return routed.map((r) => {
       const version = contents.get(r.versionId)!;
       return { ...r, model: version.model, files: version.files };

@@ -15,7 +15,16 @@ export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 export const RoleNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a role name is 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit')
-  .refine((name) => !name.includes('..'), 'a role name may not contain ".."');
+  .refine((name) => !name.includes('..'), 'a role name may not contain ".."')
+  .refine((name) => !isReservedName(name), 'a role name may not be a built-in object property name such as "constructor" or "toString"');
+
+/**
+ * Names that are properties of every JavaScript object (`constructor`, `toString`, `__proto__`,
+ * ...). Roles and gates are keys of JSON maps, so these are refused wherever such a key is named.
+ */
+export function isReservedName(name: string): boolean {
+  return name in Object.prototype;
+}
 
 /** All that defines a role's agents: its prompt files (name to text) and its model config. */
 export const RoleBundleSchema = z.object({

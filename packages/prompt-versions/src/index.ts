@@ -1,5 +1,6 @@
 export {
   assertRoleName,
+  isReservedName,
   listRoles,
   loadRoleBundle,
   parseModelConfig,
@@ -41,6 +42,7 @@ export {
   ledgerLog,
   ArmSchema,
   AssignmentRecordSchema,
+  GateNameSchema,
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,

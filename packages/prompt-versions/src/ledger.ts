@@ -1,5 +1,6 @@
-import { appendRecords, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { appendRecords, MalformedFileError, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
+import { isReservedName } from './bundle.js';
 
 /**
  * The ledger: which version every task ran with, and how it did. Append-only JSONL under
@@ -29,7 +30,20 @@ const Where = {
 export const AssignmentRecordSchema = z.object({ v: z.literal(1), type: z.literal('assign'), ...Where });
 export type AssignmentRecord = z.infer<typeof AssignmentRecordSchema>;
 
-export const GateResultsSchema = z.record(z.string().min(1).max(128), z.boolean());
+export const GateNameSchema = z
+  .string()
+  .min(1, 'a gate name may not be empty')
+  .max(128, 'a gate name is at most 128 characters')
+  .refine((name) => !isReservedName(name), 'a gate name may not be a built-in object property name such as "constructor" or "__proto__"');
+export const GateResultsSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    // zod drops an own "__proto__" key while copying a record: refuse it before that happens.
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: 'a gate name may not be "__proto__"' });
+    }
+  })
+  .pipe(z.record(GateNameSchema, z.boolean()));
 
 export const OutcomeRecordSchema = z.object({
   v: z.literal(1),
@@ -59,11 +73,18 @@ export const LEDGER_START: LedgerCursor = { offset: 0, line: 1 };
 export interface LedgerStore {
   append(records: readonly LedgerRecord[]): Promise<void>;
   /** Stream records after `from`, returning where to resume; warnings name skipped torn lines. */
-  read(from: LedgerCursor, onRecord: (record: LedgerRecord) => void): Promise<{ cursor: LedgerCursor; warnings: string[] }>;
+  /** `line` is 1-based, for messages. */
+  read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number) => void): Promise<{ cursor: LedgerCursor; warnings: string[] }>;
+  /** What to call the ledger in messages (a file path, a table name). */
+  readonly name: string;
 }
 
 export class FileLedger implements LedgerStore {
-  constructor(private readonly paths: ProjectPaths) {}
+  readonly name: string;
+
+  constructor(private readonly paths: ProjectPaths) {
+    this.name = paths.ledger;
+  }
 
   /** Takes the project lock (reentrant: callers composing a larger transaction may hold it). */
   async append(records: readonly LedgerRecord[]): Promise<void> {
@@ -74,7 +95,7 @@ export class FileLedger implements LedgerStore {
     });
   }
 
-  async read(from: LedgerCursor, onRecord: (record: LedgerRecord) => void) {
+  async read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number) => void) {
     const result = await readRecords(this.paths.ledger, ledgerLog, onRecord, { fromOffset: from.offset, fromLine: from.line });
     return { cursor: { offset: result.endOffset, line: result.nextLine }, warnings: result.warnings };
   }
@@ -84,6 +105,8 @@ export class FileLedger implements LedgerStore {
 export interface TaskEntry {
   assignment: AssignmentRecord;
   outcome: OutcomeRecord | null;
+  /** Ledger line of the outcome, for messages. */
+  outcomeLine?: number;
 }
 
 /**
@@ -98,7 +121,7 @@ export class LedgerIndex {
   constructor(private readonly ledger: LedgerStore) {}
 
   async catchUp(): Promise<void> {
-    const { cursor, warnings } = await this.ledger.read(this.cursor_, (record) => this.apply(record));
+    const { cursor, warnings } = await this.ledger.read(this.cursor_, (record, line) => this.apply(record, line));
     this.cursor_ = cursor;
     for (const warning of warnings) if (!this.warnings.includes(warning)) this.warnings.push(warning);
   }
@@ -112,13 +135,20 @@ export class LedgerIndex {
     await this.catchUp();
   }
 
-  private apply(record: LedgerRecord): void {
+  private apply(record: LedgerRecord, line: number): void {
     if (record.type === 'assign') {
       this.tasks.set(record.taskId, { assignment: record, outcome: null });
-    } else {
-      const entry = this.tasks.get(record.taskId);
-      if (entry) entry.outcome = record;
+      return;
     }
+    const entry = this.tasks.get(record.taskId);
+    if (!entry) return;
+    // Recording refuses a second outcome, so one in the file was written by hand or by a writer
+    // that lost its lock: refuse to guess which one counts.
+    if (entry.outcome) {
+      throw new MalformedFileError(this.ledger.name, `a second outcome for task "${record.taskId}" (the first is on line ${entry.outcomeLine ?? '?'})`, line);
+    }
+    entry.outcome = record;
+    entry.outcomeLine = line;
   }
 
   /** Where the index stopped reading: the ledger's end as of the last catch-up. */

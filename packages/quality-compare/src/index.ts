@@ -4,6 +4,8 @@ export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, might
 export {
   assertRecordable,
   ndjsonItems,
+  ndjsonItemsFromStream,
+  MAX_OUTCOME_LINE_BYTES,
   OutcomeInputSchema,
   recordOutcomes,
   type OutcomeInput,

@@ -159,21 +159,72 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
   });
 }
 
+/** Outcome lines longer than this are refused (and never held in memory whole). */
+export const MAX_OUTCOME_LINE_BYTES = 1_000_000;
+
 /** Parse NDJSON text lines into record items (blank lines are ignored). */
 export async function* ndjsonItems(lines: AsyncIterable<string> | Iterable<string>): AsyncGenerator<RecordItem> {
   let line = 0;
   for await (const text of lines) {
     line += 1;
-    if (text.trim() === '') continue;
-    if (text.length > 1_000_000) {
-      yield { line, error: `line is ${text.length} characters long; outcome lines are limited to 1,000,000` };
-      continue;
+    const item = parseLine(text, line);
+    if (item) yield item;
+  }
+}
+
+function parseLine(text: string, line: number): RecordItem | null {
+  if (text.trim() === '') return null;
+  if (Buffer.byteLength(text) > MAX_OUTCOME_LINE_BYTES) return { line, error: `line too long: outcome lines are limited to 1,000,000 bytes` };
+  try {
+    return { line, value: JSON.parse(text) };
+  } catch (error) {
+    return { line, error: `not valid JSON (${(error as Error).message})` };
+  }
+}
+
+/**
+ * Parse NDJSON from a byte stream with bounded memory: lines are split at the byte level, and a
+ * line that grows past MAX_OUTCOME_LINE_BYTES is dropped as it streams (reported, never buffered).
+ */
+export async function* ndjsonItemsFromStream(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<RecordItem> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
+  let line = 0;
+  const finish = (): RecordItem | null => {
+    line += 1;
+    const item: RecordItem | null = tooLong
+      ? { line, error: `line too long: outcome lines are limited to 1,000,000 bytes` }
+      : parseLine(Buffer.concat(parts).toString('utf8').replace(/\r$/, ''), line);
+    parts = [];
+    size = 0;
+    tooLong = false;
+    return item;
+  };
+  for await (const raw of chunks) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (!tooLong) {
+        if (size + (end - start) > MAX_OUTCOME_LINE_BYTES) {
+          tooLong = true;
+          parts = [];
+        } else if (end > start) {
+          parts.push(chunk.subarray(start, end));
+          size += end - start;
+        }
+      }
+      if (newline === -1) break;
+      const item = finish();
+      if (item) yield item;
+      start = newline + 1;
     }
-    try {
-      yield { line, value: JSON.parse(text) };
-    } catch (error) {
-      yield { line, error: `not valid JSON (${(error as Error).message})` };
-    }
+  }
+  if (size > 0 || tooLong) {
+    const item = finish();
+    if (item) yield item;
   }
 }
 

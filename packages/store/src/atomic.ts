@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomicLib from 'write-file-atomic';
+import { assertLocksHeld } from './lock.js';
 
 /**
  * Replace `file` so that a reader sees either the old or the new content, never a mix:
@@ -8,6 +9,7 @@ import writeFileAtomicLib from 'write-file-atomic';
  */
 export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
+  assertLocksHeld();
   await writeFileAtomicLib(file, data, { fsync: true });
 }
 

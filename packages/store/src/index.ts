@@ -1,6 +1,6 @@
 export { BernsteinError, MalformedFileError, isBernsteinError, type ErrorCode } from './errors.js';
 export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
-export { withLock, type LockHandle, type LockOptions } from './lock.js';
+export { assertLocksHeld, withLock, type LockHandle, type LockOptions } from './lock.js';
 export { defineJsonDocument, type DocumentSpec, type JsonDocument, type Migration } from './document.js';
 export { appendRecords, readRecords, TORN_TAIL_KEY, type AppendResult, type LogSpec, type ReadLogOptions, type ReadLogResult } from './log.js';
 export { parseYamlWithSchema, type ParsedYaml } from './yaml.js';

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BernsteinError } from './errors.js';
 
@@ -81,18 +83,47 @@ export async function withLock<T>(
     }
   }
 
+  // An owner token beside the lock: a holder that was frozen (SIGSTOP, a long GC, a suspended VM)
+  // past the staleness limit finds someone else's token when it resumes, and stops before
+  // writing instead of trusting a lock it no longer has.
+  const ownerFile = `${lockPath}.owner`;
+  const token = `${process.pid}:${randomBytes(8).toString('hex')}`;
+  try {
+    await writeFile(ownerFile, token);
+  } catch (error) {
+    await release().catch(() => undefined);
+    throw new BernsteinError('IO_ERROR', `cannot write ${ownerFile}: ${(error as Error).message}`, {}, { cause: error });
+  }
   const handle: LockHandle = {
     assertHeld() {
       if (compromised) {
         throw new BernsteinError('LOCK_COMPROMISED', `lost the lock ${lockPath}: ${compromised.message}`, { lockPath });
       }
+      let owner = '';
+      try {
+        owner = readFileSync(ownerFile, 'utf8');
+      } catch {
+        // missing: taken over and released, or removed by hand
+      }
+      if (owner !== token) {
+        throw new BernsteinError('LOCK_COMPROMISED', `lost the lock ${lockPath}: this process stalled past the staleness limit and another took it over; nothing more was written`, {
+          lockPath,
+        });
+      }
     },
   };
   try {
     const held = new Map(heldLocks.getStore() ?? []);
+    if (!release) throw new Error('unreachable');
     held.set(lockPath, handle);
     return await heldLocks.run(held, () => fn(handle));
   } finally {
+    // Leave nothing behind: remove our token (only if it is still ours), then the lock.
+    try {
+      if (readFileSync(ownerFile, 'utf8') === token) await rm(ownerFile, { force: true });
+    } catch {
+      // already gone
+    }
     try {
       await release!();
     } catch {
@@ -100,4 +131,13 @@ export async function withLock<T>(
       // more can be done about the lock itself.
     }
   }
+}
+
+/**
+ * Throws LOCK_COMPROMISED if any lock held by the current call chain was lost. The writers in
+ * this package call it immediately before they touch a file, so a holder that stalled past the
+ * staleness limit never writes on top of the process that took its lock over.
+ */
+export function assertLocksHeld(): void {
+  for (const handle of heldLocks.getStore()?.values() ?? []) handle.assertHeld();
 }

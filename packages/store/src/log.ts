@@ -2,6 +2,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
 import { BernsteinError, MalformedFileError } from './errors.js';
+import { assertLocksHeld } from './lock.js';
 import { formatZodIssues } from './zod-format.js';
 
 /**
@@ -53,6 +54,7 @@ export async function appendRecords(file: string, records: readonly unknown[], o
     let body = prefix;
     for (const record of records) body += `${JSON.stringify(record)}\n`;
     const bytes = Buffer.from(body, 'utf8');
+    assertLocksHeld();
     await handle.write(bytes, 0, bytes.length, null);
     if (options.durable !== false) await handle.sync();
     return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '' };

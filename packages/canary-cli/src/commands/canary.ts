@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { stat } from 'node:fs/promises';
 import { BernsteinError } from '@bernstein/store';
-import { describeAuditEvent } from '@bernstein/canary-router';
+import { describeAuditEvent, readHistory } from '@bernstein/canary-router';
 import {
   canaryStatus,
   evaluateCanaries,
-  ndjsonItems,
+  ndjsonItemsFromStream,
   recordOutcomes,
   type RecordItem,
   type RecordResult,
@@ -74,16 +74,18 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
     if (options.task !== undefined || options.passed || options.failed || options.gate?.length || options.costUsd !== undefined || options.durationMs !== undefined) {
       throw new BernsteinError('INVALID_ARGUMENT', '--from reads outcomes from NDJSON; leave out --task, --passed/--failed, --gate, --cost-usd and --duration-ms');
     }
-    items = ndjsonItems(readLines(options.from));
+    items = ndjsonItemsFromStream(readSource(options.from));
   } else {
     if (options.task === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --task <id> with --passed or --failed, or --from <file|->');
     if (options.passed === options.failed) throw new BernsteinError('INVALID_ARGUMENT', 'give exactly one of --passed or --failed');
-    const gates: Record<string, boolean> = {};
+    const entries: Array<[string, boolean]> = [];
     for (const gate of options.gate ?? []) {
       const match = /^([^=]{1,128})=(pass|fail)$/.exec(gate);
       if (!match) throw new BernsteinError('INVALID_ARGUMENT', `--gate must be name=pass or name=fail, got "${gate}"`);
-      gates[match[1]!] = match[2] === 'pass';
+      entries.push([match[1]!, match[2] === 'pass']);
     }
+    // fromEntries defines own properties, so a reserved name reaches validation instead of vanishing.
+    const gates = Object.fromEntries(entries);
     const value = {
       taskId: options.task,
       passed: Boolean(options.passed),
@@ -115,15 +117,25 @@ function summary(result: RecordResult): string {
   }\n`;
 }
 
-async function* readLines(source: string): AsyncGenerator<string> {
-  const input = source === '-' ? process.stdin : createReadStream(source);
-  if (source !== '-') {
-    await new Promise<void>((resolve, reject) => {
-      (input as ReturnType<typeof createReadStream>).once('open', () => resolve());
-      input.once('error', (error: Error) => reject(new BernsteinError('IO_ERROR', `cannot read ${source}: ${(error as Error).message}`)));
-    });
+/** The bytes of `--from`: a regular file, a pipe or a device, or stdin for `-`; read errors are typed. */
+async function* readSource(source: string): AsyncGenerator<Buffer> {
+  let input: NodeJS.ReadableStream;
+  if (source === '-') input = process.stdin;
+  else {
+    let info;
+    try {
+      info = await stat(source);
+    } catch (error) {
+      throw new BernsteinError('IO_ERROR', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+    if (info.isDirectory()) throw new BernsteinError('IO_ERROR', `cannot read ${source}: it is a directory`);
+    input = createReadStream(source);
   }
-  yield* createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+  } catch (error) {
+    throw new BernsteinError('IO_ERROR', `cannot read ${source}: ${(error as Error).message}`);
+  }
 }
 
 export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
@@ -148,7 +160,7 @@ export async function evaluate(global: GlobalOptions, options: { role?: string; 
 
 export async function history(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
   const project = await openCheckedProject(global.dir);
-  const { events, warnings } = await project.audit.read(options.role === undefined ? {} : { role: options.role });
+  const { events, warnings } = await readHistory(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (global.json) {
     printJson(io, {
