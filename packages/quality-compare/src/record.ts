@@ -29,7 +29,9 @@ export interface SkippedLine {
 
 export interface RecordResult {
   recorded: number;
+  /** Skipped lines, unless `onSkipped` took them (then empty: memory stays bounded). */
   skipped: SkippedLine[];
+  skippedCount: number;
   /** Transitions that automatic decisions applied while recording (promote, step, rollback). */
   transitions: AuditEvent[];
   warnings: string[];
@@ -40,6 +42,8 @@ export interface RecordOptions {
   batchSize?: number;
   /** Called after each batch, for progress output. */
   onProgress?: (done: { lines: number; recorded: number; skipped: number }) => void;
+  /** Receives each skipped line as it is found, instead of collecting them in the result. */
+  onSkipped?: (skip: SkippedLine) => void;
 }
 
 /**
@@ -55,16 +59,21 @@ export async function recordOutcomes(
   options: RecordOptions = {},
 ): Promise<RecordResult> {
   const batchSize = options.batchSize ?? 5000;
-  const result: RecordResult = { recorded: 0, skipped: [], transitions: [], warnings: [] };
+  const result: RecordResult = { recorded: 0, skipped: [], skippedCount: 0, transitions: [], warnings: [] };
+  const skip = (line: SkippedLine) => {
+    result.skippedCount += 1;
+    if (options.onSkipped) options.onSkipped(line);
+    else result.skipped.push(line);
+  };
   let batch: RecordItem[] = [];
   let lines = 0;
   const flush = async () => {
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    await recordBatch(project, items, result);
+    await recordBatch(project, items, result, skip);
     lines += items.length;
-    options.onProgress?.({ lines, recorded: result.recorded, skipped: result.skipped.length });
+    options.onProgress?.({ lines, recorded: result.recorded, skipped: result.skippedCount });
   };
   for await (const item of items) {
     batch.push(item);
@@ -74,7 +83,7 @@ export async function recordOutcomes(
   return result;
 }
 
-async function recordBatch(project: FileProject, items: readonly RecordItem[], result: RecordResult): Promise<void> {
+async function recordBatch(project: FileProject, items: readonly RecordItem[], result: RecordResult, skip: (line: SkippedLine) => void): Promise<void> {
   await project.transaction(async () => {
     const config = await project.config();
     let state = await project.load();
@@ -95,23 +104,23 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
 
     for (const item of items) {
       if ('error' in item) {
-        result.skipped.push({ line: item.line, taskId: null, code: 'MALFORMED_LINE', message: item.error });
+        skip({ line: item.line, taskId: null, code: 'MALFORMED_LINE', message: item.error });
         continue;
       }
       const parsed = OutcomeInputSchema.safeParse(item.value);
       if (!parsed.success) {
         const taskId = typeof (item.value as { taskId?: unknown })?.taskId === 'string' ? (item.value as { taskId: string }).taskId : null;
-        result.skipped.push({ line: item.line, taskId, code: 'MALFORMED_LINE', message: formatZodIssues(parsed.error.issues) });
+        skip({ line: item.line, taskId, code: 'MALFORMED_LINE', message: formatZodIssues(parsed.error.issues) });
         continue;
       }
       const input = parsed.data;
       const entry = index.get(input.taskId);
       if (!entry) {
-        result.skipped.push({ line: item.line, taskId: input.taskId, code: 'TASK_UNKNOWN', message: `task "${input.taskId}" was never routed (route it with \`bernstein canary route\` first)` });
+        skip({ line: item.line, taskId: input.taskId, code: 'TASK_UNKNOWN', message: `task "${input.taskId}" was never routed (route it with \`bernstein canary route\` first)` });
         continue;
       }
       if (entry.outcome || takenInBatch.has(input.taskId)) {
-        result.skipped.push({ line: item.line, taskId: input.taskId, code: 'DUPLICATE_OUTCOME', message: `task "${input.taskId}" already has an outcome` });
+        skip({ line: item.line, taskId: input.taskId, code: 'DUPLICATE_OUTCOME', message: `task "${input.taskId}" already has an outcome` });
         continue;
       }
       const { assignment } = entry;

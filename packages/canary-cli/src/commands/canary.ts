@@ -9,6 +9,7 @@ import {
   recordOutcomes,
   type RecordItem,
   type RecordResult,
+  type SkippedLine,
   type RoleStatus,
 } from '@bernstein/quality-compare';
 import { announce } from '../announce.js';
@@ -96,23 +97,30 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
     items = [{ line: 1, value }];
   }
   const project = await openCheckedProject(global.dir);
-  const result = await recordOutcomes(project, items);
+  // Skipped lines are reported as they are found; only the first few are kept for --json, so a
+  // huge input runs in bounded memory.
+  const kept: SkippedLine[] = [];
+  const result = await recordOutcomes(project, items, {
+    onSkipped: (skip) => {
+      const where = options.from !== undefined ? `line ${skip.line}: ` : '';
+      io.stderr(`error: ${where}${skip.message} [${skip.code}]\n`);
+      if (kept.length < MAX_SKIPPED_IN_JSON) kept.push(skip);
+    },
+  });
   const alerts = await announce(project, result.transitions, io);
   for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);
-  for (const skip of result.skipped) {
-    const where = options.from !== undefined ? `line ${skip.line}: ` : '';
-    io.stderr(`error: ${where}${skip.message} [${skip.code}]\n`);
-  }
   if (global.json) {
-    printJson(io, { recorded: result.recorded, skipped: result.skipped, transitions: result.transitions, alerts });
+    printJson(io, { recorded: result.recorded, skipped: kept, skippedCount: result.skippedCount, transitions: result.transitions, alerts });
   } else {
     io.stdout(summary(result));
   }
-  return result.skipped.length > 0 ? 1 : 0;
+  return result.skippedCount > 0 ? 1 : 0;
 }
 
+const MAX_SKIPPED_IN_JSON = 1000;
+
 function summary(result: RecordResult): string {
-  return `recorded ${result.recorded} outcome${result.recorded === 1 ? '' : 's'}${result.skipped.length ? `, skipped ${result.skipped.length}` : ''}${
+  return `recorded ${result.recorded} outcome${result.recorded === 1 ? '' : 's'}${result.skippedCount ? `, skipped ${result.skippedCount}` : ''}${
     result.transitions.length ? `; ${result.transitions.length} automatic transition${result.transitions.length === 1 ? '' : 's'}` : ''
   }\n`;
 }
