@@ -10,7 +10,6 @@ import {
   type RecordItem,
   type RecordResult,
   type SkippedLine,
-  type RoleStatus,
 } from '@bernstein/quality-compare';
 import { announce } from '../announce.js';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
@@ -27,7 +26,7 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   if (options.role !== undefined && roles.length === 0) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`);
   }
-  const views = roles.map(roleView);
+  const views: RoleView[] = roles;
   if (global.json) printJson(io, { roles: views });
   else if (views.length === 0) io.stdout(NO_ROLES_TEXT);
   else for (const role of views) io.stdout(humanRole(role));
@@ -36,27 +35,6 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
     await writeStatusSnapshot(global.dir, keyBefore, views);
   }
   return 0;
-}
-
-function roleView(role: RoleStatus): RoleView {
-  return {
-    role: role.role,
-    stableVersion: role.stableVersion,
-    canary: role.canary && {
-      id: role.canary.id,
-      versionId: role.canary.versionId,
-      percentage: role.canary.percentage,
-      policy: role.canary.policy,
-      steps: role.canary.steps,
-      step: role.canary.step,
-      startedAt: role.canary.startedAt,
-      stable: role.canary.stable,
-      canary: role.canary.canary,
-      decision: role.canary.decision,
-    },
-    stableOutcomes: role.stableOutcomes,
-    rejected: role.rejected,
-  };
 }
 
 export interface RecordCliOptions {

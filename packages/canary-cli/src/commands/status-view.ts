@@ -1,24 +1,11 @@
+import type { RoleStatus } from '@bernstein/quality-compare';
 import { table } from '../output.js';
 
-/** One role as `canary status --json` prints it (SPEC key names), also what the snapshot stores. */
-export interface RoleView {
-  role: string;
-  stableVersion: string | null;
-  canary: null | {
-    id: string;
-    versionId: string;
-    percentage: number;
-    policy: string;
-    steps: number[];
-    step: number | null;
-    startedAt: string;
-    stable: { tasks: number; passed: number };
-    canary: { tasks: number; passed: number };
-    decision: { action: string; reason: string; rule: string; evidence: unknown };
-  };
-  stableOutcomes: { tasks: number; passed: number };
-  rejected: string[];
-}
+/**
+ * One role as `canary status --json` prints it (SPEC key names), and what the memo stores. A
+ * type-only import: this module is on the start-up fast path and loads no library code.
+ */
+export type RoleView = RoleStatus;
 
 const pct = (passed: number, tasks: number) => (tasks === 0 ? '-' : `${Math.round((passed / tasks) * 100)} %`);
 
