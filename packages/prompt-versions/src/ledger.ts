@@ -135,9 +135,29 @@ export class LedgerIndex {
     await this.catchUp();
   }
 
+  /**
+   * One copy of each repeated string (roles, version and canary ids, batch timestamps): a ledger
+   * of a million tasks repeats a handful of them, and JSON.parse makes a new string every time.
+   */
+  private readonly strings = new Map<string, string>();
+
+  private intern(value: string): string {
+    const known = this.strings.get(value);
+    if (known !== undefined) return known;
+    if (this.strings.size < 100_000) this.strings.set(value, value);
+    return value;
+  }
+
   private apply(record: LedgerRecord, line: number): void {
     if (record.type === 'assign') {
-      this.tasks.set(record.taskId, { assignment: record, outcome: null });
+      const assignment: AssignmentRecord = {
+        ...record,
+        role: this.intern(record.role),
+        versionId: this.intern(record.versionId),
+        canaryId: record.canaryId === null ? null : this.intern(record.canaryId),
+        at: this.intern(record.at),
+      };
+      this.tasks.set(record.taskId, { assignment, outcome: null });
       return;
     }
     const entry = this.tasks.get(record.taskId);
@@ -147,7 +167,13 @@ export class LedgerIndex {
     if (entry.outcome) {
       throw new MalformedFileError(this.ledger.name, `a second outcome for task "${record.taskId}" (the first is on line ${entry.outcomeLine ?? '?'})`, line);
     }
-    entry.outcome = record;
+    entry.outcome = {
+      ...record,
+      role: this.intern(record.role),
+      versionId: this.intern(record.versionId),
+      canaryId: record.canaryId === null ? null : this.intern(record.canaryId),
+      at: this.intern(record.at),
+    };
     entry.outcomeLine = line;
   }
 
