@@ -11,12 +11,14 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Wall time of the process, for reports (never asserted). */
+  ms: number;
 }
 
 export interface RunOptions {
   cwd?: string;
   /** Written to stdin, which is then closed (stdin is always closed, so nothing waits on it). */
-  input?: string;
+  input?: string | Buffer;
   env?: Record<string, string | undefined>;
   /** Node flags before the script (e.g. --import for the start barrier). */
   execArgv?: string[];
@@ -25,8 +27,8 @@ export interface RunOptions {
 }
 
 /** Environment for child processes: no colour, no debug stack traces from the parent's shell. */
-function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, BERNSTEIN_DEBUG: undefined };
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, BERNSTEIN_DEBUG: undefined, NODE_OPTIONS: undefined };
   for (const [key, value] of Object.entries(extra)) env[key] = value;
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return env;
@@ -35,6 +37,7 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 /** Run `node <script> ...args` as a real child process. */
 export function runNode(script: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: childEnv(options.env),
@@ -57,10 +60,10 @@ export function runNode(script: string, args: readonly string[], options: RunOpt
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) {
-        reject(new Error(`node ${script} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+        reject(new Error(`node ${script} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`));
         return;
       }
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');

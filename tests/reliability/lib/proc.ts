@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEnv, runNode, type RunOptions, type RunResult } from '../../helpers/process.ts';
 
 export const RELIABILITY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = resolve(RELIABILITY_DIR, '..', '..');
@@ -28,64 +29,9 @@ export function binPath(): string {
   return join(cliDir, bin);
 }
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-export interface RunOptions {
-  cwd?: string;
-  input?: string | Buffer;
-  env?: Record<string, string | undefined>;
-  execArgv?: string[];
-  /** A hang is a failure: the process is killed and the promise rejects with its output. */
-  timeoutMs?: number;
-}
-
-export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, BERNSTEIN_DEBUG: undefined, NODE_OPTIONS: undefined };
-  for (const [key, value] of Object.entries(extra)) env[key] = value;
-  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-  return env;
-}
-
-export function runNode(script: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
-      cwd: options.cwd ?? process.cwd(),
-      env: childEnv(options.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timeoutMs = options.timeoutMs ?? 60_000;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        reject(new Error(`node ${script} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`));
-        return;
-      }
-      resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
-  });
-}
+// One child-process runner for all of tests/: the shared helper returns exit code, signal,
+// output and wall time, and kills a hung child.
+export { childEnv, runNode, type RunOptions, type RunResult } from '../../helpers/process.ts';
 
 /** `node <bin> --dir <dir> ...args` */
 export function runBin(dir: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
