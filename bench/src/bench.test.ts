@@ -80,6 +80,8 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       expect(row.wall.n).toBe(1);
       expect(row.maxRss.min).toBeGreaterThan(1_000_000);
     }
+    expect(scale.perTask.map((r) => r.command)).toEqual(['bernstein canary route (one new task)', 'bernstein canary record (its outcome)']);
+    for (const row of scale.perTask) expect(row.wall.n).toBe(1);
 
     const write = report.write!;
     expect(write.rows.map((r) => r.processes)).toEqual([1, 2]);

@@ -168,8 +168,8 @@ function targetLines(r: BenchReport): TargetLine[] {
           : {
               note:
                 row.cache === 'none'
-                  ? `without the cache the command JSON-parses and zod-validates all ${fmtInt(s.build.outcomes * 2 + 1)} ledger lines on every run (status and evaluate never save what they fold); ` +
-                    'persist the rebuilt aggregates on first read (write-file-atomic, cursor included) so one command pays once, and check ledger lines with a hand-written validator instead of zod'
+                  ? `without the cache the command JSON-parses and zod-validates all ${fmtInt(s.build.outcomes * 2 + 1)} ledger lines (it saves the rebuilt cache, which this row deletes before every run); ` +
+                    'a hand-written ledger line validator in place of zod, or a scanner that reads only the fields aggregates need, would cut that'
                   : 'the aggregates cache should keep this to a small file read; profile the command (node --cpu-prof) to see what scales with the ledger',
             }),
       });

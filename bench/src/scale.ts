@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { BENCH_ROLE } from './fixture.js';
 import type { ScaleBuildReport } from './scale-build.js';
 import { bernsteinBin, describeRssMethod, distScript, removeDir, rssMethod, runNodeMeasured, runTimed, tempDir, type RssMethod } from './proc.js';
 import { fmtBytes, fmtInt, fmtMB, fmtMs, fmtRate, renderTable, summarize, verdict, type Summary, type Verdict } from './stats.js';
@@ -37,6 +38,13 @@ export interface ScaleRow {
   result: Verdict;
 }
 
+/** One task routed or recorded by the CLI on the large ledger: what an orchestrator pays per call. */
+export interface PerTaskRow {
+  command: string;
+  wall: Summary;
+  maxRss: Summary;
+}
+
 export interface ScaleBenchResult {
   requestedOutcomes: number;
   build: ScaleBuildReport & { outcomesPerSec: number };
@@ -45,6 +53,8 @@ export interface ScaleBenchResult {
   runs: number;
   rssMethod: RssMethod;
   rows: ScaleRow[];
+  /** No SPEC target: measured after the rows above, on the same ledger. */
+  perTask: PerTaskRow[];
   meetsTargets: boolean;
   project: string;
 }
@@ -139,6 +149,21 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
       rmSync(aggregates, { force: true });
       if (existsSync(hidden)) renameSync(hidden, aggregates);
     }
+
+    // Last, because each run adds a task (and its outcome) to the canary's window.
+    const perTask: PerTaskRow[] = [];
+    const samples = { route: { wall: [] as number[], rss: [] as number[] }, record: { wall: [] as number[], rss: [] as number[] } };
+    for (let i = 0; i < options.runs; i++) {
+      const task = `bench-probe-${i}`;
+      const route = runNodeMeasured(bin, ['canary', 'route', '--role', BENCH_ROLE, '--task', task, '--dir', dir]);
+      samples.route.wall.push(route.ms);
+      samples.route.rss.push(route.maxRssBytes!);
+      const record = runNodeMeasured(bin, ['canary', 'record', '--task', task, '--passed', '--dir', dir]);
+      samples.record.wall.push(record.ms);
+      samples.record.rss.push(record.maxRssBytes!);
+    }
+    perTask.push({ command: 'bernstein canary route (one new task)', wall: summarize(samples.route.wall), maxRss: summarize(samples.route.rss) });
+    perTask.push({ command: 'bernstein canary record (its outcome)', wall: summarize(samples.record.wall), maxRss: summarize(samples.record.rss) });
     return {
       requestedOutcomes: options.outcomes,
       build: { ...build, outcomesPerSec: build.outcomes / (build.totalMs / 1000) },
@@ -146,6 +171,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
       runs: options.runs,
       rssMethod: rssMethod(),
       rows,
+      perTask,
       meetsTargets: rows.every((r) => r.result === 'MET') && build.outcomes >= options.outcomes,
       project: dir,
     };
@@ -175,6 +201,14 @@ export function formatScale(r: ScaleBenchResult): string[] {
         row.result + (r.truncated ? ' (smaller ledger)' : ''),
       ]),
       [0, 1],
+    ),
+    '',
+    `per task on the same ledger (no SPEC target; what an orchestrator that shells out pays per call): ${r.runs} fresh-process runs each, interleaved; routing and recording read the task index (.sdd/cache/tasks.idx), not the whole ledger`,
+    '',
+    ...renderTable(
+      ['command', 'wall median', 'min', 'max', 'peak RSS max'],
+      r.perTask.map((row) => [row.command, fmtMs(row.wall.median), fmtMs(row.wall.min), fmtMs(row.wall.max), fmtMB(row.maxRss.max)]),
+      [0],
     ),
   ];
 }

@@ -70,6 +70,11 @@ const CONFIG_READERS: Command[] = ['status', 'route', 'record', 'scan', 'config-
 const REGISTRY_READERS: Command[] = ['route', 'scan', 'list', 'show', 'config-canary'];
 const STATE_READERS: Command[] = ['status', 'route', 'record', 'scan', 'config-canary', 'percentage', 'evaluate', 'list'];
 const VERSION_READERS: Command[] = ['route', 'show'];
+// Route and record read the ledger past the point the task index (.sdd/cache/tasks.idx) was last
+// saved: here, everything after the first route's line (no append reaches the 2 MiB that saves it
+// again), so the damage on line 3 is read. Lines the index already covers are checked when a
+// lookup reads them (packages/prompt-versions/src/task-index.test.ts), as status checks only the
+// ledger past its aggregates cache.
 const LEDGER_READERS: Command[] = ['route', 'record'];
 const AUDIT_READERS: Command[] = ['history', 'config-canary', 'percentage'];
 const AGGREGATE_READERS: Command[] = ['status', 'record', 'evaluate'];

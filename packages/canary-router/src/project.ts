@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { withProjectLock, projectPaths, type ProjectPaths } from '@bernstein/store';
-import { FileLedger, FileRegistry, LedgerIndex, type LedgerStore, type RegistryStore } from '@bernstein/prompt-versions';
+import { FileLedger, FileRegistry, FileTaskIndex, type LedgerStore, type RegistryStore, type TaskIndex } from '@bernstein/prompt-versions';
 import { FileAuditLog, type AuditLogStore } from './audit.js';
 import {
   applyTransition,
@@ -56,12 +56,12 @@ export interface ProjectOptions {
 export class FileProject implements CanaryStateStore {
   readonly paths: ProjectPaths;
   readonly registry: FileRegistry & RegistryStore;
-  readonly ledger: LedgerStore;
+  readonly ledger: FileLedger & LedgerStore;
   readonly audit: AuditLogStore;
   readonly now: () => Date;
   private readonly newCanaryId: () => string;
   private configCache: Promise<ProjectConfig> | undefined;
-  private ledgerIndex: LedgerIndex | undefined;
+  private taskIndex: FileTaskIndex | undefined;
 
   constructor(root: string, options: ProjectOptions = {}) {
     this.paths = projectPaths(root);
@@ -78,11 +78,11 @@ export class FileProject implements CanaryStateStore {
     return this.configCache;
   }
 
-  /** The ledger indexed by task id, caught up with the file. */
-  async index(): Promise<LedgerIndex> {
-    this.ledgerIndex ??= new LedgerIndex(this.ledger);
-    await this.ledgerIndex.catchUp();
-    return this.ledgerIndex;
+  /** The ledger indexed by task id (.sdd/cache/tasks.idx), caught up with the file. */
+  async index(): Promise<TaskIndex> {
+    this.taskIndex ??= new FileTaskIndex(this.ledger, this.paths);
+    await this.taskIndex.catchUp();
+    return this.taskIndex;
   }
 
   /** Run `fn` as the project's only writer (reentrant). */

@@ -62,7 +62,7 @@ export async function routeTasks(project: FileProject, role: string, taskIds: re
         routed.push({ ...repeat, sticky: true });
         continue;
       }
-      const previous = index.get(taskId)?.assignment;
+      const previous = (await index.get(taskId))?.assignment;
       const sticky = previous !== undefined && isSameWindow(previous, role, roleState);
       let result: Omit<RouteResult, 'model' | 'files'>;
       if (sticky) {

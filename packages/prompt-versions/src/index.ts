@@ -55,3 +55,4 @@ export {
   type OutcomeRecord,
   type TaskEntry,
 } from './ledger.js';
+export { FileTaskIndex, type TaskIndex } from './task-index.js';

@@ -24,16 +24,16 @@ describe('ledger', () => {
     await index.catchUp();
     expect(index.size).toBe(0);
     await index.append([assign('t1'), assign('t2', 'canary')]);
-    expect(index.get('t2')?.assignment.arm).toBe('canary');
+    expect((await index.get('t2'))?.assignment.arm).toBe('canary');
     await ledger.append([{ ...assign('t1'), type: 'outcome', passed: true, gates: { lint: true } }]);
     await index.catchUp();
-    expect(index.get('t1')?.outcome?.passed).toBe(true);
-    expect(index.get('t2')?.outcome).toBeNull();
+    expect((await index.get('t1'))?.outcome?.passed).toBe(true);
+    expect((await index.get('t2'))?.outcome).toBeNull();
 
     const fresh = new LedgerIndex(ledger);
     await fresh.catchUp();
     expect(fresh.size).toBe(2);
-    expect(fresh.get('t1')?.outcome?.gates).toEqual({ lint: true });
+    expect((await fresh.get('t1'))?.outcome?.gates).toEqual({ lint: true });
   });
 
   it('skips a torn tail with a warning and keeps the rest', async () => {

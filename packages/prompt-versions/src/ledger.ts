@@ -1,6 +1,7 @@
-import { appendRecords, MalformedFileError, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { appendRecords, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
 import { isReservedName } from './bundle.js';
+import type { TaskIndex } from './task-index.js';
 
 /**
  * The ledger: which version every task ran with, and how it did. Append-only JSONL under
@@ -72,9 +73,11 @@ export const LEDGER_START: LedgerCursor = { offset: 0, line: 1 };
 /** The ledger contract: the file implementation below, a shared database later. */
 export interface LedgerStore {
   append(records: readonly LedgerRecord[]): Promise<void>;
-  /** Stream records after `from`, returning where to resume; warnings name skipped torn lines. */
-  /** `line` is 1-based, for messages. */
-  read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number) => void): Promise<{ cursor: LedgerCursor; warnings: string[] }>;
+  /**
+   * Stream records after `from`, returning where to resume; warnings name skipped torn lines.
+   * `line` is 1-based, for messages; `offset` is where the record starts in the store.
+   */
+  read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number, offset: number) => void): Promise<{ cursor: LedgerCursor; warnings: string[] }>;
   /** What to call the ledger in messages (a file path, a table name). */
   readonly name: string;
 }
@@ -95,9 +98,14 @@ export class FileLedger implements LedgerStore {
     });
   }
 
-  async read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number) => void) {
+  async read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number, offset: number) => void) {
     const result = await readRecords(this.paths.ledger, ledgerLog, onRecord, { fromOffset: from.offset, fromLine: from.line });
     return { cursor: { offset: result.endOffset, line: result.nextLine }, warnings: result.warnings };
+  }
+
+  /** The record whose line starts at `offset` (from `read`), or null if there is none there. */
+  recordAt(offset: number): LedgerRecord | null {
+    return readRecordAt(this.paths.ledger, ledgerLog, offset);
   }
 }
 
@@ -111,9 +119,10 @@ export interface TaskEntry {
 
 /**
  * An in-memory index of the ledger by task id, caught up incrementally from a cursor, so a
- * long-lived process reads each ledger byte once.
+ * long-lived process reads each ledger byte once. It holds every task in memory and reads the
+ * whole ledger on first use; FileTaskIndex (task-index.ts) keeps a sorted index on disk instead.
  */
-export class LedgerIndex {
+export class LedgerIndex implements TaskIndex {
   private readonly tasks = new Map<string, TaskEntry>();
   private cursor_: LedgerCursor = LEDGER_START;
   readonly warnings: string[] = [];
@@ -182,7 +191,7 @@ export class LedgerIndex {
     return this.cursor_;
   }
 
-  get(taskId: string): TaskEntry | undefined {
+  async get(taskId: string): Promise<TaskEntry | undefined> {
     return this.tasks.get(taskId);
   }
 

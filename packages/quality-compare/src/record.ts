@@ -114,7 +114,7 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
         continue;
       }
       const input = parsed.data;
-      const entry = index.get(input.taskId);
+      const entry = await index.get(input.taskId);
       if (!entry) {
         skip({ line: item.line, taskId: input.taskId, code: 'TASK_UNKNOWN', message: `task "${input.taskId}" was never routed (route it with \`bernstein canary route\` first)` });
         continue;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MalformedFileError } from './errors.js';
-import { appendRecords, readRecords, type LogSpec } from './log.js';
+import { appendRecords, readRecordAt, readRecords, type LogSpec } from './log.js';
 
 const spec: LogSpec<z.ZodObject<{ v: z.ZodLiteral<1>; n: z.ZodNumber }>> = {
   label: 'test',
@@ -113,5 +113,35 @@ describe('append-only log', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('readRecordAt', () => {
+  it('reads back each record at the offset readRecords reported, for any chunk size and line length (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ maxLength: 6000 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 64 }), async (pads, chunkBytes) => {
+        const file = await tempFile();
+        const wide = z.object({ v: z.literal(1), n: z.number(), pad: z.string() });
+        const wideSpec = { label: 'test', currentVersion: 1, schema: wide };
+        await appendRecords(file, pads.map((pad, n) => ({ v: 1, n, pad })));
+        const seen: Array<{ n: number; offset: number }> = [];
+        await readRecords(file, wideSpec, (record, _line, offset) => seen.push({ n: record.n, offset }), { chunkBytes });
+        expect(seen.map((s) => s.n)).toEqual(pads.map((_, n) => n));
+        for (const { n, offset } of seen) expect(readRecordAt(file, wideSpec, offset)).toEqual({ v: 1, n, pad: pads[n] });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('returns null where no record starts: mid-line, past the end, an unterminated tail, a missing file', async () => {
+    const file = await tempFile();
+    await appendRecords(file, [{ v: 1, n: 1 }]);
+    await appendFile(file, '{"v":1,"n":2');
+    expect(readRecordAt(file, spec, 0)).toEqual({ v: 1, n: 1 });
+    expect(readRecordAt(file, spec, 3)).toBeNull();
+    const firstLine = (await readFile(file, 'utf8')).indexOf('\n') + 1;
+    expect(readRecordAt(file, spec, firstLine)).toBeNull();
+    expect(readRecordAt(file, spec, 10_000)).toBeNull();
+    expect(readRecordAt(join(tmpdir(), 'does-not-exist-bernstein.jsonl'), spec, 0)).toBeNull();
   });
 });

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
@@ -82,11 +83,12 @@ export interface ReadLogResult {
 
 /**
  * Stream the records of a log to `onRecord` with bounded memory. A missing file is an empty log.
+ * `offset` is the byte offset where the record's line starts (see readRecordAt).
  */
 export async function readRecords<Schema extends z.ZodType>(
   file: string,
   spec: LogSpec<Schema>,
-  onRecord: (record: z.output<Schema>, line: number) => void,
+  onRecord: (record: z.output<Schema>, line: number, offset: number) => void,
   options: ReadLogOptions = {},
 ): Promise<ReadLogResult> {
   const warnings: string[] = [];
@@ -107,20 +109,20 @@ export async function readRecords<Schema extends z.ZodType>(
     let carry: Buffer = Buffer.alloc(0);
     // One-line lookahead: a line is only accepted once we know the next line is not a torn-tail
     // marker that disowns it.
-    let pending: { line: number; endOffset: number; record?: z.output<Schema>; error?: string } | undefined;
+    let pending: { line: number; startOffset: number; endOffset: number; record?: z.output<Schema>; error?: string } | undefined;
     let acceptedOffset = position;
     let acceptedLine = lineNo;
 
     const flushPending = () => {
       if (!pending) return;
       if (pending.error !== undefined) throw new MalformedFileError(file, pending.error, pending.line);
-      onRecord(pending.record as z.output<Schema>, pending.line);
+      onRecord(pending.record as z.output<Schema>, pending.line, pending.startOffset);
       acceptedOffset = pending.endOffset;
       acceptedLine = pending.line + 1;
       pending = undefined;
     };
 
-    const handleLine = (text: string, endOffset: number) => {
+    const handleLine = (text: string, startOffset: number, endOffset: number) => {
       const line = lineNo++;
       if (text.trim() === '') {
         flushPending();
@@ -133,7 +135,7 @@ export async function readRecords<Schema extends z.ZodType>(
         raw = JSON.parse(text);
       } catch (error) {
         flushPending();
-        pending = { line, endOffset, error: `not valid JSON (${(error as Error).message})` };
+        pending = { line, startOffset, endOffset, error: `not valid JSON (${(error as Error).message})` };
         return;
       }
       if (raw && typeof raw === 'object' && TORN_TAIL_KEY in raw) {
@@ -145,7 +147,7 @@ export async function readRecords<Schema extends z.ZodType>(
       }
       flushPending();
       const checked = checkRecord(spec, raw);
-      pending = typeof checked === 'string' ? { line, endOffset, error: checked } : { line, endOffset, record: checked.record };
+      pending = typeof checked === 'string' ? { line, startOffset, endOffset, error: checked } : { line, startOffset, endOffset, record: checked.record };
     };
 
     // Most reads are short tails of a long log: size the buffer to what is there to read.
@@ -160,8 +162,9 @@ export async function readRecords<Schema extends z.ZodType>(
       for (;;) {
         const newline = chunk.indexOf(0x0a, start);
         if (newline === -1) break;
+        const lineStart = consumedOffset;
         consumedOffset += newline + 1 - start;
-        handleLine(chunk.toString('utf8', start, newline), consumedOffset);
+        handleLine(chunk.toString('utf8', start, newline), lineStart, consumedOffset);
         start = newline + 1;
       }
       carry = Buffer.from(chunk.subarray(start));
@@ -173,6 +176,59 @@ export async function readRecords<Schema extends z.ZodType>(
     return { endOffset: acceptedOffset, nextLine: acceptedLine, warnings };
   } finally {
     await handle.close();
+  }
+}
+
+/** Lines longer than this are not records this toolkit wrote: readRecordAt refuses them. */
+const MAX_RECORD_AT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Read the one record whose line starts at byte `offset` (as reported by readRecords), checked
+ * against the schema like any other. Synchronous: it is one or two small reads, made by lookups
+ * in the middle of a command. Returns null when there is no complete, valid record there (the
+ * offset is not a line start of this log, or the log was replaced): callers treat their pointer
+ * as stale.
+ */
+export function readRecordAt<Schema extends z.ZodType>(file: string, spec: LogSpec<Schema>, offset: number): z.output<Schema> | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
+  }
+  try {
+    if (offset > 0) {
+      // A record starts right after a newline.
+      const before = Buffer.alloc(1);
+      if (readSync(fd, before, 0, 1, offset - 1) !== 1 || before[0] !== 0x0a) return null;
+    }
+    let buffer = Buffer.allocUnsafe(4096);
+    let filled = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, filled, buffer.length - filled, offset + filled);
+      if (bytesRead === 0) return null;
+      const newline = buffer.indexOf(0x0a, filled);
+      filled += bytesRead;
+      if (newline !== -1 && newline < filled) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(buffer.toString('utf8', 0, newline));
+        } catch {
+          return null;
+        }
+        const checked = checkRecord(spec, raw);
+        return typeof checked === 'string' ? null : checked.record;
+      }
+      if (filled === buffer.length) {
+        if (buffer.length >= MAX_RECORD_AT_BYTES) return null;
+        const bigger = Buffer.allocUnsafe(buffer.length * 4);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

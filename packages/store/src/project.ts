@@ -19,6 +19,8 @@ export interface ProjectPaths {
   audit: string;
   /** Derived, rebuildable: per-canary outcome counts folded from the ledger up to an offset. */
   aggregates: string;
+  /** Derived, rebuildable: the ledger's task ids hashed and sorted, pointing at their lines. */
+  taskIndex: string;
   /** The inter-process lock every writer takes. */
   lock: string;
 }
@@ -36,6 +38,7 @@ export function projectPaths(root: string): ProjectPaths {
     ledger: join(sdd, 'ledger.jsonl'),
     audit: join(sdd, 'audit.jsonl'),
     aggregates: join(sdd, 'cache', 'aggregates.json'),
+    taskIndex: join(sdd, 'cache', 'tasks.idx'),
     lock: join(sdd, 'lock'),
   };
 }
