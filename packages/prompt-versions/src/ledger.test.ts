@@ -1,20 +1,8 @@
 import { appendFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { projectPaths } from '@bernstein/store';
-import { FileLedger, LedgerIndex, type AssignmentRecord } from './ledger.js';
-import { makeProject } from './test-helpers.js';
-
-const assign = (taskId: string, arm: 'stable' | 'canary' = 'stable'): AssignmentRecord => ({
-  v: 1,
-  type: 'assign',
-  taskId,
-  role: 'backend',
-  arm,
-  versionId: 'aaaaaaaaaaaa',
-  canaryId: null,
-  epoch: null,
-  at: '2026-01-01T00:00:00.000Z',
-});
+import { FileLedger, LedgerIndex } from './ledger.js';
+import { assign, makeProject } from './test-helpers.js';
 
 describe('ledger', () => {
   it('indexes assignments and outcomes incrementally', async () => {

@@ -2,21 +2,10 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectPaths, type ProjectPaths } from '@bernstein/store';
-import { FileLedger, LedgerIndex, type AssignmentRecord, type LedgerRecord, type OutcomeRecord } from './ledger.js';
+import { FileLedger, LedgerIndex, type LedgerRecord, type OutcomeRecord } from './ledger.js';
 import { FileTaskIndex } from './task-index.js';
-import { makeProject } from './test-helpers.js';
+import { assign, makeProject } from './test-helpers.js';
 
-const assign = (taskId: string, arm: 'stable' | 'canary' = 'stable', canaryId: string | null = null): AssignmentRecord => ({
-  v: 1,
-  type: 'assign',
-  taskId,
-  role: 'backend',
-  arm,
-  versionId: 'aaaaaaaaaaaa',
-  canaryId,
-  epoch: null,
-  at: '2026-01-01T00:00:00.000Z',
-});
 const outcome = (taskId: string, passed: boolean): OutcomeRecord => ({ ...assign(taskId), type: 'outcome', passed });
 
 async function setup(): Promise<{ paths: ProjectPaths; ledger: FileLedger }> {

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { AssignmentRecord } from './ledger.js';
 
 /** A throwaway project root with `templates/roles/<role>/<file>` written from a map. */
 export async function makeProject(roles: Record<string, Record<string, string>>): Promise<string> {
@@ -14,3 +15,16 @@ export async function makeProject(roles: Record<string, Record<string, string>>)
   }
   return root;
 }
+
+/** An assignment record of role "backend" for ledger and index tests. */
+export const assign = (taskId: string, arm: 'stable' | 'canary' = 'stable', canaryId: string | null = null): AssignmentRecord => ({
+  v: 1,
+  type: 'assign',
+  taskId,
+  role: 'backend',
+  arm,
+  versionId: 'aaaaaaaaaaaa',
+  canaryId,
+  epoch: null,
+  at: '2026-01-01T00:00:00.000Z',
+});
