@@ -56,7 +56,7 @@ export interface ProjectOptions {
 export class FileProject implements CanaryStateStore {
   readonly paths: ProjectPaths;
   readonly registry: FileRegistry & RegistryStore;
-  readonly ledger: FileLedger & LedgerStore;
+  readonly ledger: FileLedger;
   readonly audit: AuditLogStore;
   readonly now: () => Date;
   private readonly newCanaryId: () => string;
@@ -87,7 +87,14 @@ export class FileProject implements CanaryStateStore {
 
   /** Run `fn` as the project's only writer (reentrant). */
   transaction<T>(fn: () => Promise<T>): Promise<T> {
-    return withProjectLock(this.paths, async () => fn());
+    return withProjectLock(this.paths, async () => {
+      try {
+        return await fn();
+      } finally {
+        // Lookups keep the ledger open; a long-lived process should not hold it between calls.
+        this.ledger.closeReader();
+      }
+    });
   }
 
   async load(): Promise<CanaryState> {

@@ -1,4 +1,5 @@
-import { appendRecords, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { closeSync, openSync } from 'node:fs';
+import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
 import { isReservedName } from './bundle.js';
 import type { TaskIndex } from './task-index.js';
@@ -103,9 +104,31 @@ export class FileLedger implements LedgerStore {
     return { cursor: { offset: result.endOffset, line: result.nextLine }, warnings: result.warnings };
   }
 
-  /** The record whose line starts at `offset` (from `read`), or null if there is none there. */
+  /** Kept open between recordAt calls, until closeReader(). */
+  private readerFd: number | undefined;
+
+  /**
+   * The record whose line starts at `offset` (from `read`), or null if there is none there.
+   * Keeps the ledger open for the next call; closeReader() closes it.
+   */
   recordAt(offset: number): LedgerRecord | null {
-    return readRecordAt(this.paths.ledger, ledgerLog, offset);
+    if (this.readerFd === undefined) {
+      try {
+        this.readerFd = openSync(this.paths.ledger, 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new BernsteinError('IO_ERROR', `${this.paths.ledger}: cannot read (${(error as Error).message})`, { file: this.paths.ledger }, { cause: error });
+      }
+    }
+    return readRecordAt(this.paths.ledger, ledgerLog, offset, this.readerFd);
+  }
+
+  /** Close what recordAt keeps open (a later call opens the ledger again, e.g. after it was replaced). */
+  closeReader(): void {
+    if (this.readerFd === undefined) return;
+    const fd = this.readerFd;
+    this.readerFd = undefined;
+    closeSync(fd);
   }
 }
 

@@ -44,6 +44,8 @@ const ENTRY_BYTES = 40;
 const FINGERPRINT_SPAN = 4096;
 /** Ledger folded past the saved index before it is saved again (about 5,000 tasks). */
 const SAVE_AFTER_BYTES = 2 * 1024 * 1024;
+/** Hashed task ids kept between lookups and the next save (about 2 MB). */
+const MAX_KEYS = 20_000;
 /** Parsed assignments kept for lookups that follow soon after (about 3 MB). */
 const RECENT_ASSIGNMENTS = 10_000;
 
@@ -88,6 +90,9 @@ export class FileTaskIndex implements TaskIndex {
   }
 
   async catchUp(): Promise<void> {
+    // Lookups keep the ledger open; each catch-up starts a new round of them with a fresh handle,
+    // so a long-lived process holds at most one, and never one of a ledger that was replaced.
+    this.ledger.closeReader();
     if (!this.loaded) this.load();
     const { cursor, warnings } = await this.ledger.read(this.cursor_, (record, line, offset) => this.fold(record, line, offset));
     this.cursor_ = cursor;
@@ -158,13 +163,17 @@ export class FileTaskIndex implements TaskIndex {
     entry.outcomeLine = line;
   }
 
-  /** Keys hashed since the last save: a routed task is looked up, folded, then saved. */
+  /**
+   * Keys hashed since the last save (a routed task is looked up, folded, then saved), at most
+   * MAX_KEYS of them: a command that looks up a million unknown tasks saves nothing.
+   */
   private readonly keys = new Map<string, Buffer>();
 
   private keyOf(taskId: string): Buffer {
     let key = this.keys.get(taskId);
     if (key === undefined) {
       key = taskKey(taskId);
+      if (this.keys.size >= MAX_KEYS) this.keys.clear();
       this.keys.set(taskId, key);
     }
     return key;

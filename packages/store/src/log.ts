@@ -187,15 +187,19 @@ const MAX_RECORD_AT_BYTES = 16 * 1024 * 1024;
  * against the schema like any other. Synchronous: it is one or two small reads, made by lookups
  * in the middle of a command. Returns null when there is no complete, valid record there (the
  * offset is not a line start of this log, or the log was replaced): callers treat their pointer
- * as stale.
+ * as stale. `openFd`: a descriptor of `file` the caller keeps open across many reads (opening
+ * the file costs more than reading a line).
  */
-export function readRecordAt<Schema extends z.ZodType>(file: string, spec: LogSpec<Schema>, offset: number): z.output<Schema> | null {
+export function readRecordAt<Schema extends z.ZodType>(file: string, spec: LogSpec<Schema>, offset: number, openFd?: number): z.output<Schema> | null {
   let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
+  if (openFd !== undefined) fd = openFd;
+  else {
+    try {
+      fd = openSync(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
+    }
   }
   try {
     if (offset > 0) {
@@ -228,7 +232,7 @@ export function readRecordAt<Schema extends z.ZodType>(file: string, spec: LogSp
       }
     }
   } finally {
-    closeSync(fd);
+    if (openFd === undefined) closeSync(fd);
   }
 }
 
