@@ -9,9 +9,9 @@
  *   recorded, the rest are skipped with their line numbers and codes, exit 1 iff any was skipped.
  * The bulk runs in a long-lived process through the built CLI's run() (what bin.js does); a sample
  * also runs through the real bin. CI: a few hundred cases; SOAK=1: 10,000 each.
- * Replay with RELIABILITY_SEED=<seed>. FUZZ_SKIP_KNOWN=1 leaves out the inputs of defects already
- * reported and open (Object.prototype member names such as constructor / __proto__ as roles and
- * gates; `record --from <a directory>`), so a soak run can look past them.
+ * Replay with RELIABILITY_SEED=<seed>. Object.prototype member names (constructor, __proto__, ...) as
+ * roles and gates, and `record --from <a directory>`, are generated on purpose: both were defects
+ * this suite found.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +26,6 @@ import { projectWithCanaries } from './lib/setup.ts';
 afterAll(removeProjects);
 
 const SEED = suiteSeed();
-const SKIP_KNOWN = Boolean(process.env.FUZZ_SKIP_KNOWN);
-/** Names that plain-object lookups find on Object.prototype (fast-check generates them on purpose). */
-const isProtoName = (s: string) => s === '__proto__' || s in Object.prototype || s.split('=')[0]! in Object.prototype;
 const ARGV_RUNS = Number(process.env.FUZZ_RUNS ?? scale(400, 10_000));
 const NDJSON_RUNS = Number(process.env.FUZZ_RUNS ?? scale(250, 10_000));
 const BIN_SAMPLE = scale(40, 400);
@@ -61,7 +58,7 @@ const hostile = fc.oneof(
     'alpha/x', 'a'.repeat(65), 'x'.repeat(5000), 'ä', '🦄', '\u202eevil', 'CON', 'nul', 'abcd', '0000', 'ffffffffffff', 'deadbeefdeadbeef', 'ABCD',
     'name=pass', 'name=fail', '=pass', 'lint=maybe', 'a=b=pass', 'sequential', 'threshold', 'bogus', 'opus-4', 'org/model@v1:latest',
     'http://x', 'file:///etc/passwd', '{"taskId":"t","passed":true}', '\u0007', '\t', '\u00a0',
-    ...(SKIP_KNOWN ? [] : ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'prototype', 'constructor=pass', 'toString=fail']),
+    'constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'prototype', 'constructor=pass', 'toString=fail',
   ) },
   { weight: 2, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
@@ -105,7 +102,6 @@ function argvArbitrary(fromFiles: string[]) {
 
 /** Inputs that would act outside the project on purpose (another --dir, the report writer) or block on stdin. */
 function allowed(argv: string[]): boolean {
-  if (SKIP_KNOWN && argv.some((a, i) => isProtoName(a) || (argv[i - 1] === '--from' && !a.endsWith('.ndjson')))) return false;
   return argv.every((a, i) => !a.startsWith('--dir') && a !== 'report' && !(argv[i - 1] === '--from' && (a === '-' || a.startsWith('/dev') || a.startsWith('/proc'))) && !a.startsWith('--from=-') && !a.startsWith('--out'));
 }
 
@@ -233,7 +229,7 @@ type Line =
   | { kind: 'blank'; text: string }
   | { kind: 'toolong' };
 
-const gateName = fc.oneof(fc.constantFrom('lint', 'tests', 'types', 'ünïcode', '🦄', 'a b', ...(SKIP_KNOWN ? [] : ['__proto__', 'constructor', 'toString', 'hasOwnProperty']), 'x'.repeat(128)), fc.string({ minLength: 1, maxLength: 20 }).filter((g) => !SKIP_KNOWN || !isProtoName(g)));
+const gateName = fc.oneof(fc.constantFrom('lint', 'tests', 'types', 'ünïcode', '🦄', 'a b', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'x'.repeat(128)), fc.string({ minLength: 1, maxLength: 20 }));
 const lineArb: fc.Arbitrary<Line> = fc.oneof(
   { weight: 160, arbitrary: fc.record({ kind: fc.constant('valid' as const), task: fc.nat(7), passed: fc.boolean(), gates: fc.option(fc.dictionary(gateName, fc.boolean(), { maxKeys: 4 }), { nil: undefined }), costUsd: fc.option(fc.double({ min: 0, max: 1e12, noNaN: true }), { nil: undefined }), durationMs: fc.option(fc.oneof(fc.nat(), fc.constant(0)), { nil: undefined }) }, { requiredKeys: ['kind', 'task', 'passed'] }) },
   { weight: 40, arbitrary: fc.record({ kind: fc.constant('unknown' as const), taskId: fc.string({ minLength: 1, maxLength: 30 }).map((s) => `nope-${s.replace(/[\u0000-\u001f]/g, '')}`) }) },
