@@ -306,7 +306,7 @@ function buildCanary(
   for (let i = 0; i < raw.packed.length; i++) perWindow[windowFor(Math.floor(raw.packed[i]! / 4))]!.push(i);
 
   const windows: ReportWindow[] = [];
-  let offset = 0;
+  let axisStart = 0;
   const totals = { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } };
   /** Per window, after each outcome: [x, stable tasks, canary tasks], to place decisions exactly. */
   const cumulative: Array<Array<[number, number, number]>> = [];
@@ -315,20 +315,20 @@ function buildCanary(
   for (let w = 0; w < perWindow.length; w++) {
     const indices = perWindow[w]!;
     const isCanary = (k: number) => (raw.packed[indices[k]!]! & 2) !== 0;
-    // x = canary outcomes so far: the k-th canary outcome sits at offset + k; the stable outcomes
-    // recorded between canary outcomes k and k + 1 are spread evenly over (offset + k, offset + k + 1).
+    // x = canary outcomes so far: the k-th canary outcome sits at axisStart + k; the stable outcomes
+    // recorded between canary outcomes k and k + 1 are spread evenly over (axisStart + k, axisStart + k + 1).
     const xs: number[] = new Array<number>(indices.length);
     let canarySeen = 0;
     let gapStart = 0;
     const flushGap = (end: number) => {
       const size = end - gapStart;
-      for (let j = 0; j < size; j++) xs[gapStart + j] = offset + canarySeen + (j + 1) / (size + 1);
+      for (let j = 0; j < size; j++) xs[gapStart + j] = axisStart + canarySeen + (j + 1) / (size + 1);
     };
     for (let k = 0; k < indices.length; k++) {
       if (!isCanary(k)) continue;
       flushGap(k);
       canarySeen += 1;
-      xs[k] = offset + canarySeen;
+      xs[k] = axisStart + canarySeen;
       gapStart = k + 1;
     }
     flushGap(indices.length);
@@ -364,13 +364,13 @@ function buildCanary(
     windows.push({
       index: w,
       percentages: percentagesOfWindow[w]!,
-      startX: offset,
-      endX: offset + width,
+      startX: axisStart,
+      endX: axisStart + width,
       stable: downsample(stableAll, maxPoints).map(toPoint),
       canary: downsample(canaryAll, maxPoints).map(toPoint),
       totals: { stable: { tasks: st, passed: sp }, canary: { tasks: ct, passed: cp } },
     });
-    offset += width;
+    axisStart += width;
   }
 
   const place = (event: AuditEvent, evidence: ReportEvidence | null): { x: number; placement: ReportMarker['placement'] } => {
@@ -432,7 +432,7 @@ function buildCanary(
     startedBy: start.actor,
     startPercentage: start.percentage ?? null,
     status: decision === null ? 'running' : decision.kind === 'promote' ? 'promoted' : 'rolled back',
-    totalX: offset,
+    totalX: axisStart,
     windows,
     markers,
     decision,
