@@ -11,6 +11,8 @@ export {
   MAX_ALERT_TIMEOUT_MS,
   ProjectConfigFileSchema,
   StepsSchema,
+  bundleLayout,
+  type BundleConfig,
   WEBHOOK_SCHEMES,
   defaultProjectConfig,
   loadProjectConfig,
