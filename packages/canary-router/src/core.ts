@@ -64,3 +64,4 @@ export {
   type TransitionType,
 } from './core/transitions.js';
 export { autoStartTransition, decideRoute, planBundleChange, type Arm, type BundleChangePlan, type RouteDecision } from './core/route.js';
+export { classifyDisk, describeDiskState, effectiveBundle, type DiskState, type EffectiveBundle, type PromotedModel } from './core/disk.js';

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
-import { assertRoleName, hashBundle, loadRoleBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
+import { assertRoleName, hashBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
+import { readDisk } from './disk.js';
 import { applyTransition, isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type ProjectConfig, type Transition } from './core.js';
 import type { FileProject } from './project.js';
 
@@ -54,14 +54,14 @@ function startReason(versionId: string, options: StartOptions, config: ProjectCo
 async function startCanary(
   project: FileProject,
   role: string,
-  candidate: { bundle: RoleBundle; origin?: VersionOrigin } | { versionId: string },
+  candidate: { bundle: RoleBundle; origin?: VersionOrigin; base?: RoleBundle } | { versionId: string },
   options: StartOptions,
 ): Promise<LifecycleResult> {
   const config = await project.config();
   // Validate (and repair) the audit log before the first write, not after registering.
   const state = await project.recover();
   const roleState = state.roles[role];
-  const disk = roleState?.stable ? null : await loadRoleBundle(join(project.paths.root, config.templates), role);
+  const disk = roleState?.stable ? null : await diskBundle(project, role, roleState);
   const stableId = roleState?.stable ?? hashBundle(disk!).id;
   const candidateId = 'versionId' in candidate ? candidate.versionId : hashBundle(candidate.bundle).id;
   if (candidateId === stableId) {
@@ -73,7 +73,10 @@ async function startCanary(
   dryRun(state, transitions);
 
   if (disk) await project.registry.register(disk);
-  if (!('versionId' in candidate)) await project.registry.register(candidate.bundle, candidate.origin);
+  if (!('versionId' in candidate)) {
+    if (candidate.base) await project.registry.register(candidate.base);
+    await project.registry.register(candidate.bundle, candidate.origin);
+  }
   const actor = options.actor ?? 'cli';
   return project.apply(
     transitions.map((transition) => ({
@@ -120,9 +123,8 @@ export async function canaryRole(project: FileProject, role: string, options: St
         },
       ]);
     }
-    const templates = join(project.paths.root, config.templates);
     if (options.model !== undefined) {
-      const base = roleState?.stable ? await project.registry.get(roleState.stable) : await loadRoleBundle(templates, role);
+      const base = roleState?.stable ? await project.registry.get(roleState.stable) : await diskBundle(project, role, roleState);
       const baseId = roleState?.stable ?? hashBundle(base).id;
       const bundle = withModel({ role, files: base.files, model: base.model }, options.model);
       if (hashBundle(bundle).id === baseId) {
@@ -130,7 +132,9 @@ export async function canaryRole(project: FileProject, role: string, options: St
       }
       return startCanary(project, role, { bundle, origin: { kind: 'model-override', baseVersionId: baseId, model: options.model } }, options);
     }
-    const bundle = await loadRoleBundle(templates, role);
+    const read = await readDisk(project, role, roleState);
+    if (!read.ok) throw read.error;
+    const bundle = read.effective.bundle;
     if (!roleState?.stable) {
       throw new BernsteinError(
         'INVALID_ARGUMENT',
@@ -145,8 +149,16 @@ export async function canaryRole(project: FileProject, role: string, options: St
         { role },
       );
     }
-    return startCanary(project, role, { bundle }, options);
+    const { origin, disk } = read.effective;
+    return startCanary(project, role, { bundle, origin, ...(origin.kind === 'model-override' ? { base: disk } : {}) }, options);
   });
+}
+
+/** The role's bundle on disk as routing would act on it (promoted model applied); throws when it cannot be read. */
+async function diskBundle(project: FileProject, role: string, roleState: Parameters<typeof readDisk>[2]): Promise<RoleBundle> {
+  const read = await readDisk(project, role, roleState);
+  if (!read.ok) throw read.error;
+  return read.effective.bundle;
 }
 
 /**

@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
 import {
   assertRoleName,
-  loadRoleBundle,
   TaskIdSchema,
   type AssignmentRecord,
   type ModelConfig,
   type Version,
 } from '@bernstein/prompt-versions';
-import { decideRoute, planBundleChange, type CanaryState, type RoleState, type Transition } from './core.js';
+import { classifyDisk, decideRoute, describeDiskState, planBundleChange, type CanaryState, type RoleState, type Transition } from './core.js';
+import { diskProblemWarning, readDisk, registerDisk } from './disk.js';
 import type { FileProject, TransitionRequest } from './project.js';
 
 /** What an orchestrator needs to spawn the agent for one task. */
@@ -27,8 +27,12 @@ export interface RouteResult {
 }
 
 export interface RouteOptions {
-  /** Who caused any automatic transition (auto-start, direct release): 'auto' by default. */
-  actor?: 'auto';
+  /**
+   * Told once per call about the bundle on disk when routing does not act on it: broken files
+   * (stable and canary are served from the registry), an edit that matches neither arm of a
+   * running canary, a rejected version. One line each.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -37,7 +41,7 @@ export interface RouteOptions {
  * ignored), decide each task's arm (sticky for retries), and write each new assignment to the
  * ledger before returning.
  */
-export async function routeTasks(project: FileProject, role: string, taskIds: readonly string[]): Promise<RouteResult[]> {
+export async function routeTasks(project: FileProject, role: string, taskIds: readonly string[], options: RouteOptions = {}): Promise<RouteResult[]> {
   assertRoleName(role);
   for (const taskId of taskIds) {
     const check = TaskIdSchema.safeParse(taskId);
@@ -46,7 +50,7 @@ export async function routeTasks(project: FileProject, role: string, taskIds: re
   const config = await project.config();
 
   return project.transaction(async () => {
-    const state = await syncRoleWithDisk(project, role);
+    const state = await syncRoleWithDisk(project, role, options);
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
@@ -100,22 +104,27 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 }
 
 /**
- * Register the role's bundle on disk and apply SPEC routing rule 2. Returns the state after any
- * automatic transition. Call under the project lock.
+ * Register the role's bundle on disk and apply SPEC routing rules 2, 4, 7 and 8. Returns the state
+ * after any automatic transition. A bundle on disk that cannot be read never stops a role that has
+ * a stable version: it keeps serving from the registry and `onWarning` is told. Call under the
+ * project lock.
  */
-export async function syncRoleWithDisk(project: FileProject, role: string): Promise<CanaryState> {
+export async function syncRoleWithDisk(project: FileProject, role: string, options: RouteOptions = {}): Promise<CanaryState> {
   const config = await project.config();
   const state = await project.load();
   const roleState = state.roles[role];
-  let bundle;
-  try {
-    bundle = await loadRoleBundle(join(project.paths.root, config.templates), role);
-  } catch (error) {
-    // A role whose folder is gone keeps serving its stable version from the registry.
-    if (error instanceof BernsteinError && error.code === 'ROLE_NOT_FOUND' && roleState?.stable) return state;
-    throw error;
+  const read = await readDisk(project, role, roleState);
+  if (!read.ok) {
+    if (roleState?.stable) {
+      options.onWarning?.(diskProblemWarning(role, read, roleState));
+      return state;
+    }
+    throw read.error;
   }
-  const { version } = await project.registry.register(bundle);
+  await registerDisk(project, read);
+  const version = { id: read.versionId };
+  const note = describeDiskState(role, classifyDisk(roleState, state.disk?.[role], version.id), version.id, roleState);
+  if (note !== null) options.onWarning?.(note);
   // Routing acts on a bundle once: unchanged since last time means nothing to do.
   if (state.disk?.[role] === version.id && roleState?.stable) return state;
   const plan = planBundleChange(roleState, version.id, config);

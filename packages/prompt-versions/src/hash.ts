@@ -39,3 +39,8 @@ export function hashFiles(files: Record<string, string>): string {
   if (text === undefined) throw new Error('files cannot be canonicalized');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
+
+/** Whether two model configs are the same mapping (key order and YAML formatting aside). */
+export function sameModelConfig(a: RoleBundle['model'], b: RoleBundle['model']): boolean {
+  return canonicalize(a) === canonicalize(b);
+}

@@ -33,7 +33,7 @@ export {
   type SkippedEntry,
 } from './sources.js';
 export { decodeBundleText, firstInvalidUtf8Line, looksBinary, normaliseLineEndings } from './text.js';
-export { canonicalBundle, hashBundle, hashFiles, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
+export { canonicalBundle, hashBundle, hashFiles, sameModelConfig, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
   FileRegistry,
   resolvePrefix,
