@@ -71,5 +71,5 @@ export async function inspectDisk(project: FileProject, role: string, roleState:
 /** The one-line warning route prints when it serves from the registry because disk is broken. */
 export function diskProblemWarning(role: string, read: Extract<DiskRead, { ok: false }>, roleState: RoleState): string {
   const serving = `stable ${roleState.stable}${roleState.canary ? ` and canary ${roleState.canary.id} (version ${roleState.canary.versionId})` : ''}`;
-  return `role "${role}": ${read.error.message}; serving ${serving} from the registry, and nothing is released or canaried until the files are valid [${read.error.code}]`;
+  return `role "${role}": ${read.error.message.replace(/:\s*$/, '')}; serving ${serving} from the registry, and nothing is released or canaried until the files are valid [${read.error.code}]`;
 }

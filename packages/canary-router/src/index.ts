@@ -16,3 +16,4 @@ export {
   type ManualOptions,
   type StartOptions,
 } from './lifecycle.js';
+export { syncModelToDisk, type ModelSync } from './sync-model.js';

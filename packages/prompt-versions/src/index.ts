@@ -52,7 +52,7 @@ export {
   type VersionOrigin,
   type VersionSummary,
 } from './registry.js';
-export { diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
+export { diffText, diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
 export {
   FileLedger,
   LedgerIndex,

@@ -261,6 +261,7 @@ export async function readRoleBundle(layout: BundleLayout, role: string): Promis
     try {
       info = await lstat(absoluteBase);
     } catch {
+      inputs.push(absoluteBase); // missing now; a cache keyed by the inputs notices when it appears
       return;
     }
     if (base !== '' && ignored(base)) return;
@@ -280,11 +281,13 @@ export async function readRoleBundle(layout: BundleLayout, role: string): Promis
     const keyBase = roleRelative ? (scanned.isGlob ? scanned.base : source).replace(/\/$/, '') : null;
     await collect(source, keyBase);
   }
+  // Shared files alone do not make a role: an empty role folder is not a role yet.
+  const ownFiles = files.size;
   for (const pattern of layout.shared) await collect(expandPattern(pattern, { templates: layout.templates }), null);
 
   const model = await readModelConfig(rootReal, root, join(root, modelPath), modelPath, role);
   inputs.push(join(root, modelPath));
-  if (files.size === 0 && Object.keys(model).length === 0) {
+  if (ownFiles === 0 && Object.keys(model).length === 0) {
     throw new BernsteinError('BUNDLE_EMPTY', `role "${role}" has no files and no model config (${display(root, roleDir)}/ is empty)`, { role });
   }
   const sorted = [...files.keys()].sort();

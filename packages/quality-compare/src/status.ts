@@ -1,4 +1,4 @@
-import type { Canary, FileProject, RoleState } from '@bernstein/canary-router';
+import { inspectDisk, type Canary, type DiskView, type FileProject, type RoleState } from '@bernstein/canary-router';
 import { currentAggregates, type Aggregates } from './aggregates.js';
 import { canaryWindow, decisionSettings, evaluateCanary } from './evaluate.js';
 import { windowStats, type ArmStats, type Decision } from './core.js';
@@ -28,16 +28,31 @@ export interface RoleStatus {
   /** Outcomes of the stable version outside any canary window (for context). */
   stableOutcomes: ArmCounts;
   rejected: string[];
+  /** The role's files on disk against what is served (SPEC, Routing rules 7 and 8). */
+  disk: DiskView;
 }
 
-export async function canaryStatus(project: FileProject, options: { role?: string } = {}): Promise<{ roles: RoleStatus[]; warnings: string[] }> {
+/**
+ * Every role's status. `diskInputs` lists the paths the `disk` entries were read from (null when
+ * some could not be read), so a cache of the result can tell when the files on disk changed.
+ */
+export async function canaryStatus(
+  project: FileProject,
+  options: { role?: string } = {},
+): Promise<{ roles: RoleStatus[]; warnings: string[]; diskInputs: string[] | null }> {
   const [config, state, { aggregates, warnings }] = await Promise.all([project.config(), project.load(), currentAggregates(project)]);
   const roles: RoleStatus[] = [];
+  let diskInputs: string[] | null = [];
   for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (options.role !== undefined && role !== options.role) continue;
-    roles.push(roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })));
+    const disk = await inspectDisk(project, role, roleState, state.disk?.[role]);
+    diskInputs = disk.inputs && diskInputs ? [...diskInputs, ...disk.inputs] : null;
+    roles.push({
+      ...roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })),
+      disk: disk.view,
+    });
   }
-  return { roles, warnings };
+  return { roles, warnings, diskInputs };
 }
 
 function roleStatus(
@@ -45,7 +60,7 @@ function roleStatus(
   roleState: RoleState,
   aggregates: Aggregates,
   judge: (canary: Canary) => { decision: Decision; policy: 'sequential' | 'threshold' },
-): RoleStatus {
+): Omit<RoleStatus, 'disk'> {
   const stableArm = roleState.stable ? aggregates.stable[role]?.[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;
