@@ -215,7 +215,7 @@ export async function readRoleBundle(layout: BundleLayout, role: string): Promis
     if (path === modelPath || files.has(key)) return;
     const size = (await stat(absolute)).size;
     if (size > MAX_BUNDLE_FILE_BYTES) {
-      throw new BernsteinError('BUNDLE_INVALID', `${path}: ${(size / 1024 / 1024).toFixed(1)} MiB; bundle files are limited to ${MAX_BUNDLE_FILE_BYTES / 1024 / 1024} MiB`, { role, file: path });
+      throw new BernsteinError('BUNDLE_INVALID', `${path} is ${(size / 1024 / 1024).toFixed(1)} MiB; bundle files are limited to ${MAX_BUNDLE_FILE_BYTES / 1024 / 1024} MiB`, { role, file: path });
     }
     inputs.push(absolute);
     files.set(key, decodeBundleText(path, await readFile(absolute), role));
