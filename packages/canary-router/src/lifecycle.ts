@@ -138,7 +138,7 @@ export async function canaryRole(project: FileProject, role: string, options: St
     if (!roleState?.stable) {
       throw new BernsteinError(
         'INVALID_ARGUMENT',
-        `role "${role}" has never been routed, so its bundle on disk (${hashBundle(bundle).id}) would become stable: nothing to canary yet; route a task first, or use --model or --prompt-version`,
+        `role "${role}" has never been seen, so its bundle on disk (${hashBundle(bundle).id}) would become stable: nothing to canary yet; run \`bernstein versions scan\` (or route a task) first, then edit the files, or use --model or --prompt-version`,
         { role },
       );
     }
