@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isBernsteinError } from '@bernstein/store';
 import { assertRoleName, parseModelConfig, withModel } from './bundle.js';
 import { listRoles, loadRoleBundle } from './sources.js';
-import { makeProject } from './test-helpers.js';
+import { makeProject } from '@bernstein/test-utils';
 
 describe('loadRoleBundle', () => {
   it('reads prompt files and the model config', async () => {

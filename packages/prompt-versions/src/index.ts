@@ -35,10 +35,7 @@ export {
 export { decodeBundleText, firstInvalidUtf8Line, looksBinary, normaliseLineEndings } from './text.js';
 export { canonicalBundle, hashBundle, hashFiles, sameModelConfig, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
-  FileRegistry,
   resolvePrefix,
-  registryDocument,
-  versionContentDocument,
   MIN_PREFIX_LENGTH,
   RegistryDocumentSchema,
   VersionOriginSchema,
@@ -46,7 +43,6 @@ export {
   RoleHistoryEntrySchema,
   type RegisterResult,
   type RegistryDocument,
-  type RegistryStore,
   type RoleHistoryEntry,
   type Version,
   type VersionOrigin,
@@ -54,23 +50,18 @@ export {
 } from './registry.js';
 export { diffText, diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
 export {
-  FileLedger,
-  LedgerIndex,
-  LEDGER_START,
-  ledgerLog,
   ArmSchema,
   AssignmentRecordSchema,
   GateNameSchema,
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,
+  StratumSchema,
   TaskIdSchema,
   type Arm,
   type AssignmentRecord,
-  type LedgerCursor,
   type LedgerRecord,
-  type LedgerStore,
   type OutcomeRecord,
   type TaskEntry,
+  type TaskLookup,
 } from './ledger.js';
-export { FileTaskIndex, type TaskIndex } from './task-index.js';

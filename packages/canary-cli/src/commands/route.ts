@@ -1,5 +1,5 @@
-import { routeTasks } from '@bernstein/canary-router';
 import { hashFiles } from '@bernstein/prompt-versions';
+import { routeTasks } from '@bernstein/rollout';
 import { printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 

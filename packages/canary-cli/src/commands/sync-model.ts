@@ -1,4 +1,4 @@
-import { syncModelToDisk } from '@bernstein/canary-router';
+import { syncModelToDisk } from '@bernstein/rollout';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
