@@ -45,6 +45,17 @@ describe('ignore', () => {
 });
 
 describe('readRoleBundle', () => {
+  it('default layout: the id of an existing project is the one the first release gave it', async () => {
+    const root = await tree({
+      'templates/roles/backend/system_prompt.md': 'You are a careful backend engineer.\n',
+      'templates/roles/backend/task_prompt.md': 'Task: {{task}}\n',
+      'templates/roles/backend/snippets/review.md': 'Review.\n',
+      'templates/roles/backend/config.yaml': 'default_model: sonnet\ndefault_effort: high\n',
+    });
+    // Computed with the 0.1.0 loader (templates/roles/<role>/, keys relative to the role folder).
+    expect(hashBundle((await readRoleBundle(defaultBundleLayout(root), 'backend')).bundle).id).toBe('a0c8e5d047f1');
+  });
+
   it('default layout: keys relative to the role folder, config.yaml is the model, ignored files never count', async () => {
     const root = await tree({
       'templates/roles/backend/system_prompt.md': 'sys\n',
