@@ -47,6 +47,7 @@ export {
   isRejected,
   isVersionId,
   nextStepPercentage,
+  stepRestartsEvidence,
   type Canary,
   type CanaryState,
   type EpochRecord,

@@ -35,8 +35,11 @@ export {
 export { decodeBundleText, firstInvalidUtf8Line, looksBinary, normaliseLineEndings } from './text.js';
 export { canonicalBundle, hashBundle, hashFiles, sameModelConfig, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
+  isVersionId,
   resolvePrefix,
   MIN_PREFIX_LENGTH,
+  VersionHashSchema,
+  VersionIdSchema,
   RegistryDocumentSchema,
   VersionOriginSchema,
   VersionSummarySchema,
