@@ -2,7 +2,7 @@
  * Issue 2: processes registering versions at the same time lose nothing and duplicate nothing.
  * Real processes (the built registry, and the built bin), released together from a start barrier.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashBundle, type RoleBundle } from '@bernstein/prompt-versions';
 import { FileStore } from '@bernstein/store-file';
@@ -99,7 +99,10 @@ describe('concurrent registration', () => {
     }
     await expectRegistryExactly(project, expectedBundles);
     // No stray temp files from the atomic writes.
-    expect(readdirSync(join(project.sdd, 'config')).sort()).toEqual(['prompt_versions.json']);
+    expect(readdirSync(join(project.sdd, 'config')).sort()).toEqual(['canary.json', 'prompt_versions.json']);
+    // First sight makes each role's bundle stable exactly once, however many scans race.
+    const inits = readFileSync(join(project.sdd, 'audit.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"action":"init"'));
+    expect(inits).toHaveLength(Object.keys(roles).length);
     expect(existsSync(join(project.sdd, 'lock'))).toBe(false);
   });
 });

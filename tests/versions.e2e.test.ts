@@ -57,10 +57,11 @@ describe('bernstein versions scan', () => {
       expect(Object.keys(v).sort()).toEqual(['id', 'new', 'role', 'stable']);
       expect(v.id).toMatch(HEX12);
       expect(v.new).toBe(true);
-      // scan registers; it does not change routing
-      expect(v.stable).toBe(false);
+      // First sight (SPEC, Routing rule 2): the bundle on disk becomes the role's stable, and no canary starts.
+      expect(v.stable).toBe(true);
     }
-    expect(existsSync(project.files.canary)).toBe(false);
+    const state = project.state();
+    for (const v of first.versions) expect(state.roles[v.role]).toMatchObject({ stable: v.id, canary: null });
 
     // The registry keeps the 64-char hash; the id is its 12-char prefix.
     const registry = project.registry();
@@ -79,17 +80,19 @@ describe('bernstein versions scan', () => {
     expect(readFileSync(project.files.registry).equals(registryBytes)).toBe(true);
     expect(project.snapshot()).toEqual(before);
 
-    // Once routing has seen the role, scan reports its version as stable.
+    // Routing serves the version scan made stable.
     expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-1'], { dir: project.dir }));
     const third = await scan(project);
     expect(third.versions.find((v) => v.role === 'backend')).toMatchObject({ id: idOf(first, 'backend'), new: false, stable: true });
-    expect(third.versions.find((v) => v.role === 'qa')).toMatchObject({ id: idOf(first, 'qa'), new: false, stable: false });
+    expect(third.versions.find((v) => v.role === 'qa')).toMatchObject({ id: idOf(first, 'qa'), new: false, stable: true });
 
     // One byte of prompt text gives a new version; the other role is untouched.
     project.writeRoleFile('backend', 'task_prompt.md', 'Task: {{task}} \n');
     const fourth = await scan(project);
     expect(idOf(fourth, 'backend')).not.toBe(idOf(first, 'backend'));
+    // ...and scan never changes an existing stable.
     expect(fourth.versions.find((v) => v.role === 'backend')).toMatchObject({ new: true, stable: false });
+    expect(project.state().roles.backend!.stable).toBe(idOf(first, 'backend'));
     expect(fourth.versions.find((v) => v.role === 'qa')).toMatchObject({ id: idOf(first, 'qa'), new: false });
     expect(project.registry().roles.backend!.history.map((h) => h.versionId)).toEqual([idOf(first, 'backend'), idOf(fourth, 'backend')]);
   });

@@ -41,8 +41,15 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
   const versions = program.command('versions').description('content-addressed versions of role bundles (prompts + model config)');
   versions
     .command('scan')
-    .description('register every role bundle on disk as a version; does not change routing')
-    .addHelpText('after', examples(['bernstein versions scan', 'bernstein versions scan --json']))
+    .description('register every role bundle on disk as a version; a role seen for the first time gets it as stable; never starts a canary')
+    .addHelpText(
+      'after',
+      `${examples(['bernstein versions scan', 'bernstein versions scan --json'])}
+Every valid role is registered. A role whose files are broken is reported on its own line and
+makes the exit code 1; the others are registered all the same. Which files make a bundle is set
+by the bundle: section of .sdd/config.yaml (see the README).
+`,
+    )
     .action(action(async () => (await import('./commands/versions.js')).scan));
   versions
     .command('list')
@@ -90,6 +97,22 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     )
     .action(action(async () => (await import('./commands/config-canary.js')).configCanary));
 
+  config
+    .command('sync-model')
+    .description("write the serving stable's model config into the role's config.yaml on disk (printing the diff first)")
+    .requiredOption('--role <role>', 'the role')
+    .option('--dry-run', 'print the diff only; write nothing')
+    .addHelpText(
+      'after',
+      `${examples(['bernstein config sync-model --role qa --dry-run', 'bernstein config sync-model --role qa'])}
+After a --model canary is promoted, the role's config.yaml on disk still names the old model. Later
+edits of the role's files are versioned with the promoted model until that file changes; status
+says that disk and the serving model differ. This command brings the file in line: only the keys
+that differ are changed, comments are kept, and the new bundle on disk is the stable version.
+`,
+    )
+    .action(action(async () => (await import('./commands/sync-model.js')).syncModel));
+
   const canary = program.command('canary').description('route tasks, record outcomes and watch the decisions');
   canary
     .command('status')
@@ -102,7 +125,18 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     .description('route tasks of a role: the version each task runs with (recorded in the ledger)')
     .requiredOption('--role <role>', 'the role whose agent runs the task')
     .requiredOption('--task <id>', 'task id (repeatable); a retried task keeps its arm', collect)
-    .addHelpText('after', examples(['bernstein canary route --role backend --task T-101', 'bernstein canary route --role backend --task T-101 --task T-102 --json']))
+    .option('--no-files', 'with --json: give "filesHash" (SHA-256 of the files) instead of the files themselves')
+    .addHelpText(
+      'after',
+      `${examples([
+        'bernstein canary route --role backend --task T-101',
+        'bernstein canary route --role backend --task T-101 --task T-102 --json',
+        'bernstein canary route --role backend --task T-101 --json --no-files   # cache files by versionId',
+      ])}
+If the role's files on disk are broken (invalid YAML, a byte that is not UTF-8, a refused symlink),
+routing keeps serving stable and any canary from the registry and prints one warning naming the file.
+`,
+    )
     .action(action(async () => (await import('./commands/route.js')).route));
   canary
     .command('record')

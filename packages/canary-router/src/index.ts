@@ -11,6 +11,8 @@ export {
   MAX_ALERT_TIMEOUT_MS,
   ProjectConfigFileSchema,
   StepsSchema,
+  bundleLayout,
+  type BundleConfig,
   WEBHOOK_SCHEMES,
   defaultProjectConfig,
   loadProjectConfig,
@@ -61,3 +63,4 @@ export {
   type TransitionType,
 } from './core/transitions.js';
 export { autoStartTransition, decideRoute, planBundleChange, type Arm, type BundleChangePlan, type RouteDecision } from './core/route.js';
+export { classifyDisk, describeDiskState, effectiveBundle, type DiskState, type EffectiveBundle, type PromotedModel } from './core/disk.js';

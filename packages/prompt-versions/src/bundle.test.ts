@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isBernsteinError } from '@bernstein/store';
-import { assertRoleName, listRoles, loadRoleBundle, parseModelConfig, withModel } from './bundle.js';
+import { assertRoleName, parseModelConfig, withModel } from './bundle.js';
+import { listRoles, loadRoleBundle } from './sources.js';
 import { makeProject } from '@bernstein/test-utils';
 
 describe('loadRoleBundle', () => {
@@ -18,9 +19,9 @@ describe('loadRoleBundle', () => {
     });
   });
 
-  it('keeps a byte-order mark and CRLF as they are', async () => {
-    const root = await makeProject({ r: { 'p.md': '\uFEFFhello\r\n' } });
-    expect((await loadRoleBundle(join(root, 'templates/roles'), 'r')).files['p.md']).toBe('\uFEFFhello\r\n');
+  it('keeps a byte-order mark, and normalises CRLF and lone CR to LF', async () => {
+    const root = await makeProject({ r: { 'p.md': '\uFEFFhello\r\nold mac\rend\n' } });
+    expect((await loadRoleBundle(join(root, 'templates/roles'), 'r')).files['p.md']).toBe('\uFEFFhello\nold mac\nend\n');
   });
 
   it('refuses invalid UTF-8 instead of losing bytes', async () => {
@@ -47,7 +48,7 @@ describe('loadRoleBundle', () => {
     const root = await makeProject({ r: { 'p.md': 'x' } });
     await expect(loadRoleBundle(join(root, 'templates/roles'), 'missing')).rejects.toThrow(/no role "missing"/);
     await mkdir(join(root, 'templates/roles/empty'));
-    await expect(loadRoleBundle(join(root, 'templates/roles'), 'empty')).rejects.toThrow(/no prompt files/);
+    await expect(loadRoleBundle(join(root, 'templates/roles'), 'empty')).rejects.toThrow(/has no files and no model config/);
   });
 
   it('lists role folders, skipping files and unsafe names', async () => {

@@ -47,3 +47,9 @@ export function diffVersions(a: DiffableVersion, b: DiffableVersion): VersionDif
   if (modelChanged) parts.push(createTwoFilesPatch('a/config.yaml', 'b/config.yaml', modelBefore, modelAfter, a.id, b.id));
   return { patch: parts.join(''), changedFiles, modelChanged };
 }
+
+/** Unified diff of one file's text (empty when equal); `before` null means the file does not exist yet. */
+export function diffText(name: string, before: string | null, after: string): string {
+  if (before === after) return '';
+  return createTwoFilesPatch(before === null ? '/dev/null' : `a/${name}`, `b/${name}`, before ?? '', after);
+}

@@ -1,21 +1,39 @@
 export {
   assertRoleName,
   isReservedName,
-  listRoles,
-  loadRoleBundle,
   parseModelConfig,
   withModel,
   JsonValueSchema,
   ModelConfigSchema,
   RoleBundleSchema,
   RoleNameSchema,
-  MAX_PROMPT_FILE_BYTES,
   MODEL_CONFIG_FILE,
   type JsonValue,
   type ModelConfig,
   type RoleBundle,
 } from './bundle.js';
-export { canonicalBundle, hashBundle, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
+export {
+  DEFAULT_BUNDLE_SOURCES,
+  DEFAULT_IGNORE,
+  DEFAULT_MODEL_CONFIG,
+  MAX_BUNDLE_FILE_BYTES,
+  PLACEHOLDERS,
+  defaultBundleLayout,
+  discoverRoles,
+  expandPattern,
+  ignoreMatcher,
+  keysAreRoleRelative,
+  listRoles,
+  loadRoleBundle,
+  readRoleBundle,
+  roleSource,
+  type BundleLayout,
+  type LoadedBundle,
+  type RoleDiscovery,
+  type SkippedEntry,
+} from './sources.js';
+export { decodeBundleText, firstInvalidUtf8Line, looksBinary, normaliseLineEndings } from './text.js';
+export { canonicalBundle, hashBundle, hashFiles, sameModelConfig, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
   isVersionId,
   resolvePrefix,
@@ -33,7 +51,7 @@ export {
   type VersionOrigin,
   type VersionSummary,
 } from './registry.js';
-export { diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
+export { diffText, diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
 export {
   ArmSchema,
   AssignmentRecordSchema,

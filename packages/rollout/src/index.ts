@@ -48,7 +48,9 @@ export {
 export { AuditEvidenceSchema, parseAuditEvidence, type AuditEvidence } from './core/evidence.js';
 export { openRollout, Rollout, type RolloutOptions } from './rollout.js';
 export { routeTasks, syncRoleWithDisk, type RouteOptions, type RouteResult } from './services/route.js';
-export { scanVersions, type ScannedVersion } from './services/scan.js';
+export { scanVersions, type InvalidRole, type ScanResult, type ScannedVersion } from './services/scan.js';
+export { diskProblemWarning, inspectDisk, promotedModelOf, readDisk, registerDisk, type DiskRead, type DiskView } from './services/disk.js';
+export { syncModelToDisk, type ModelSync } from './services/sync-model.js';
 export {
   applyAutomaticDecision,
   canaryRole,

@@ -148,3 +148,35 @@ describe('routeTasks', () => {
 function applyDecision(rollout: Rollout, decision: AutomaticDecision) {
   return rollout.store.transaction({ roles: [decision.role] }, (tx) => applyAutomaticDecision(rollout, tx, decision));
 }
+
+describe('the bundle on disk (rules 2 and 7)', () => {
+  it('a broken bundle keeps serving stable with one warning and changes nothing; fixed, it is acted on', async () => {
+    const p = await project(backend);
+    const [first] = await routeTasks(p.open(), 'backend', ['t1']);
+    await p.write('templates/roles/backend/config.yaml', 'default_model: [sonnet\n');
+    const warnings: string[] = [];
+    const routed = await routeTasks(p.open(), 'backend', ['t2', 't3'], { onWarning: (w) => warnings.push(w) });
+    expect(routed.map((r) => r.versionId)).toEqual([first!.versionId, first!.versionId]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^role "backend": templates\/roles\/backend\/config\.yaml:\d+: invalid YAML.*serving stable/);
+    expect((await p.open().store.readAudit()).events.map((e) => e.action)).toEqual(['init']);
+    await p.write('templates/roles/backend/config.yaml', 'default_model: opus\n');
+    const [fixed] = await routeTasks(p.open(), 'backend', ['t4']);
+    expect(fixed!.model).toEqual({ default_model: 'opus' });
+  });
+
+  it('scan registers the valid roles, reports the invalid one, and makes first-seen bundles stable', async () => {
+    const p = await project({ ...backend, 'templates/roles/qa/p.md': 'qa\n', 'templates/roles/bad/p.md': 'x' });
+    await writeFile(join(p.root, 'templates/roles/bad/p.md'), Buffer.from([0xfe, 0x0a]));
+    const result = await scanVersions(p.open());
+    expect(result.versions.map((v) => [v.role, v.new, v.stable])).toEqual([
+      ['backend', true, true],
+      ['qa', true, true],
+    ]);
+    expect(result.invalid).toEqual([{ role: 'bad', code: 'BUNDLE_INVALID', message: 'templates/roles/bad/p.md:1: not valid UTF-8 text; bundle files must be UTF-8' }]);
+    await p.write('templates/roles/qa/p.md', 'qa v2\n');
+    const again = await scanVersions(p.open());
+    expect(again.versions.find((v) => v.role === 'qa')).toMatchObject({ new: true, stable: false });
+    expect((await p.open().store.loadState()).roles.qa?.canary).toBeNull();
+  });
+});

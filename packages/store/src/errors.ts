@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'INVALID_ROLE'
   | 'ROLE_NOT_FOUND'
   | 'BUNDLE_INVALID'
+  /** A role folder with no file and no model config: not a role yet. */
+  | 'BUNDLE_EMPTY'
   | 'VERSION_NOT_FOUND'
   | 'VERSION_AMBIGUOUS'
   | 'CANARY_EXISTS'

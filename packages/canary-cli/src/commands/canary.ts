@@ -23,7 +23,7 @@ import { humanRole, NO_ROLES_TEXT, type RoleView } from './status-view.js';
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
   const keyBefore = await statusKey(global.dir).catch(() => null);
   const project = await openCheckedProject(global.dir);
-  const { roles, warnings } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
+  const { roles, warnings, diskInputs } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (options.role !== undefined && roles.length === 0) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`);
@@ -32,9 +32,10 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   if (global.json) printJson(io, { roles: views });
   else if (views.length === 0) io.stdout(NO_ROLES_TEXT);
   else for (const role of views) io.stdout(humanRole(role));
-  // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts).
-  if (options.role === undefined && warnings.length === 0 && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
-    await writeStatusSnapshot(global.dir, keyBefore, views);
+  // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts);
+  // the role files it read are part of the key, so an edit on disk misses the memo.
+  if (options.role === undefined && warnings.length === 0 && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
+    await writeStatusSnapshot(global.dir, keyBefore, views, diskInputs);
   }
   return 0;
 }

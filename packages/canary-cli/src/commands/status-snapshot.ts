@@ -6,18 +6,36 @@ import type { RoleView } from './status-view.js';
 /**
  * A memo of `canary status`, keyed by the exact bytes of everything status reads: the config,
  * the routing state, the registry, the aggregates, and the ledger's size and mtime (it is
- * append-only). When the key matches, status prints the memo without loading the validation
+ * append-only), plus the stat signature of every role file and folder the `disk` entries were
+ * read from. When the key matches, status prints the memo without loading the validation
  * and statistics code; any change to any input (including a hand edit or damage) misses the
  * memo and takes the full, validating path. Only that path writes a memo.
  *
  * This module imports nothing heavy on purpose: it is the start-up fast path.
  */
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 
 interface Snapshot {
   schemaVersion: number;
   key: string;
+  /** The role files and folders the `disk` entries were read from, with their stat signature. */
+  inputs: Array<[path: string, signature: string]>;
   roles: RoleView[];
+}
+
+/** Size, times and inode (following symlinks), or "missing": any edit, addition or removal changes a file's or its folder's signature. */
+async function signature(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    return `${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+async function inputsUnchanged(inputs: Snapshot['inputs']): Promise<boolean> {
+  for (const [path, expected] of inputs) if ((await signature(path)) !== expected) return false;
+  return true;
 }
 
 function snapshotFile(dir: string): string {
@@ -56,8 +74,8 @@ export async function statusKey(dir: string): Promise<string> {
 export async function readStatusSnapshot(dir: string): Promise<RoleView[] | null> {
   try {
     const snapshot = JSON.parse(await readFile(snapshotFile(dir), 'utf8')) as Snapshot;
-    if (snapshot?.schemaVersion !== SNAPSHOT_VERSION || typeof snapshot.key !== 'string' || !Array.isArray(snapshot.roles)) return null;
-    return snapshot.key === (await statusKey(dir)) ? snapshot.roles : null;
+    if (snapshot?.schemaVersion !== SNAPSHOT_VERSION || typeof snapshot.key !== 'string' || !Array.isArray(snapshot.roles) || !Array.isArray(snapshot.inputs)) return null;
+    return snapshot.key === (await statusKey(dir)) && (await inputsUnchanged(snapshot.inputs)) ? snapshot.roles : null;
   } catch {
     // No memo, a damaged memo, or an unreadable input: the full path reports what is wrong.
     return null;
@@ -65,7 +83,7 @@ export async function readStatusSnapshot(dir: string): Promise<RoleView[] | null
 }
 
 /** Save a memo (atomic rename). Best effort: a failure only costs the next run some time. */
-export async function writeStatusSnapshot(dir: string, key: string, roles: RoleView[]): Promise<void> {
+export async function writeStatusSnapshot(dir: string, key: string, roles: RoleView[], inputPaths: readonly string[] = []): Promise<void> {
   const file = snapshotFile(dir);
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
@@ -73,7 +91,9 @@ export async function writeStatusSnapshot(dir: string, key: string, roles: RoleV
     await mkdir(join(dir, '.sdd', 'cache')).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    await writeFile(temp, `${JSON.stringify({ schemaVersion: SNAPSHOT_VERSION, key, roles } satisfies Snapshot)}\n`);
+    const inputs: Snapshot['inputs'] = [];
+    for (const path of new Set(inputPaths)) inputs.push([path, await signature(path)]);
+    await writeFile(temp, `${JSON.stringify({ schemaVersion: SNAPSHOT_VERSION, key, inputs, roles } satisfies Snapshot)}\n`);
     await rename(temp, file);
   } catch {
     await import('node:fs/promises').then(({ rm }) => rm(temp, { force: true })).catch(() => undefined);

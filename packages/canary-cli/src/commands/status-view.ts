@@ -14,8 +14,36 @@ function interval(evidence: unknown, arm: 'stable' | 'canary'): string {
   return value ? ` (95 % CI ${Math.round(value[0] * 100)}-${Math.round(value[1] * 100)} %)` : '';
 }
 
+const DISK_TEXT: Record<RoleView['disk']['state'], string> = {
+  stable: 'matches stable',
+  canary: 'matches the canary',
+  pending: 'changed: the next route releases it or starts a canary (canary_percentage)',
+  'moved-on': 'matches neither arm: it is handled when the canary ends',
+  rejected: 'a rolled-back (rejected) version: not used again automatically',
+  superseded: 'already acted on; a command changed stable since: the next edit is acted on',
+  invalid: 'cannot be read: serving from the registry until the files are valid',
+  missing: 'the role folder is missing: serving from the registry',
+  empty: 'the role folder is empty: serving from the registry',
+};
+
+function modelName(model: Record<string, unknown>): string {
+  return typeof model.default_model === 'string' ? model.default_model : JSON.stringify(model);
+}
+
+/** The `disk` line(s): only when disk says something beyond "matches stable". */
+function diskLines(role: RoleView): string[] {
+  const disk = role.disk;
+  if (!disk) return [];
+  const lines: string[] = [];
+  if (disk.state !== 'stable') lines.push(`  disk: ${disk.versionId ?? '-'} ${DISK_TEXT[disk.state]}${disk.error ? `\n    ${disk.error}` : ''}`);
+  if (disk.model) {
+    lines.push(`  disk: model config on disk (${modelName(disk.model.disk)}) differs from the serving model (${modelName(disk.model.serving)}); \`bernstein config sync-model --role ${role.role}\` writes the serving model to disk`);
+  }
+  return lines;
+}
+
 export function humanRole(role: RoleView): string {
-  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`];
+  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`, ...diskLines(role)];
   const canary = role.canary;
   if (!canary) {
     const s = role.stableOutcomes;

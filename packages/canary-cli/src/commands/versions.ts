@@ -3,20 +3,30 @@ import { scanVersions } from '@bernstein/rollout';
 import { printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
+/**
+ * `versions scan`: every valid role is registered; each invalid one is reported on its own line
+ * (and is the only reason to exit non-zero); what is not a role is noted, never skipped in silence.
+ */
 export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
   const project = await openCheckedProject(global.dir);
-  const { versions, warnings } = await scanVersions(project);
+  const { versions, invalid, skipped, warnings } = await scanVersions(project);
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const entry of skipped) io.stderr(`note: ${entry.path}: ${entry.reason}\n`);
+  for (const role of invalid) io.stderr(`error: role "${role.role}" not registered: ${role.message} [${role.code}]\n`);
+  const code = invalid.length > 0 ? 1 : 0;
   if (global.json) {
-    printJson(io, { versions: versions.map(({ role, id, new: isNew, stable }) => ({ role, id, new: isNew, stable })) });
-    return 0;
+    printJson(io, {
+      versions: versions.map(({ role, id, new: isNew, stable }) => ({ role, id, new: isNew, stable })),
+      ...(invalid.length > 0 ? { invalid: invalid.map(({ role, code: errorCode, message }) => ({ role, code: errorCode, message })) } : {}),
+    });
+    return code;
   }
   if (versions.length === 0) {
-    io.stdout(`no role bundles found under ${(await project.config()).templates}\n`);
-    return 0;
+    if (invalid.length === 0) io.stdout(`no role bundles found under ${(await project.config()).templates}\n`);
+    return code;
   }
   io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING']));
-  return 0;
+  return code;
 }
 
 export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {

@@ -18,6 +18,7 @@ const DEFAULTS: ProjectConfig = {
     alerts: { webhook: '', command: '', timeoutMs: 5000 },
     guardrails: { costUsd: null, durationMs: null },
   },
+  bundle: { sources: ['{templates}/{role}/'], shared: [], modelConfig: '{templates}/{role}/config.yaml', ignore: [] },
 };
 
 function errorOf(text: string): MalformedFileError {
@@ -68,7 +69,25 @@ canary:
         alerts: { webhook: 'https://hooks.slack.com/services/T000/B000/XXX', command: 'notify-send canary', timeoutMs: 2000 },
         guardrails: { costUsd: { maxIncrease: 0.25 }, durationMs: null },
       },
+      bundle: DEFAULTS.bundle,
     });
+  });
+
+  it('reads the bundle: section of the upstream layout', () => {
+    const text = `templates: templates/roles
+bundle:
+  sources: ["{templates}/{role}/", "templates/skills/{role}/"]
+  shared: ["templates/roles/_includes/*.md", "templates/skills/*.md"]
+  model_config: "{templates}/{role}/config.yaml"
+  ignore: ["notes.txt", "*.png"]
+`;
+    expect(parseProjectConfig(FILE, text).bundle).toEqual({
+      sources: ['{templates}/{role}/', 'templates/skills/{role}/'],
+      shared: ['templates/roles/_includes/*.md', 'templates/skills/*.md'],
+      modelConfig: '{templates}/{role}/config.yaml',
+      ignore: ['notes.txt', '*.png'],
+    });
+    expect(parseProjectConfig(FILE, 'bundle:\n').bundle).toEqual(DEFAULTS.bundle);
   });
 
   it('ignores every other top-level key: they belong to the orchestrator', () => {
@@ -111,6 +130,18 @@ canary:
     ['guardrail missing increase', 'canary:\n  guardrails:\n    cost_usd: {}\n', 3, /canary\.guardrails\.cost_usd\.max_increase: required/],
     ['canary not a map', 'canary: 20\n', 1, /canary: .*expected object/],
     ['templates not a string', 'templates: 3\n', 1, /templates: .*expected string/],
+    ['unknown key in bundle', 'bundle:\n  source: ["{templates}/{role}/"]\n', 2, /bundle\.source: unknown key "source"/],
+    ['sources not a list', 'bundle:\n  sources: "{templates}/{role}/"\n', 2, /bundle\.sources: must be a list of folders or globs/],
+    ['no source with {role}', 'bundle:\n  sources: ["templates/skills/"]\n', 2, /bundle\.sources: no source contains \{role\}/],
+    ['empty sources', 'bundle:\n  sources: []\n', 2, /bundle\.sources: must name at least one source/],
+    ['glob above the role folder', 'bundle:\n  sources: ["templates/*/{role}/"]\n', 2, /bundle\.sources\[0\]: .*must be literal/],
+    ['unknown placeholder', 'bundle:\n  sources:\n    - "{templates}/{roles}/"\n    - "{templates}/{role}/"\n', 3, /bundle\.sources\[0\]: unknown placeholder \{roles\}/],
+    ['{role} in shared', 'bundle:\n  shared: ["templates/skills/{role}.md"]\n', 2, /bundle\.shared\[0\]: .*\{role\} has no meaning/],
+    ['path outside the root', 'bundle:\n  shared: ["../other/x.md"]\n', 2, /bundle\.shared\[0\]: .*leaves the project root/],
+    ['absolute path', 'bundle:\n  model_config: /etc/x.yaml\n', 2, /bundle\.model_config: .*is absolute/],
+    ['model_config not a string', 'bundle:\n  model_config: [a]\n', 2, /bundle\.model_config: model_config must be a string/],
+    ['ignore not a list', 'bundle:\n  ignore: "*~"\n', 2, /bundle\.ignore: must be a list of patterns/],
+    ['ignore entry not a string', 'bundle:\n  ignore:\n    - 3\n', 3, /bundle\.ignore\[0\]: an ignore pattern must be a string/],
   ])('%s: names file, line and key', (_name, text, line, message) => {
     const error = errorOf(text);
     expect(error.code).toBe('MALFORMED_FILE');

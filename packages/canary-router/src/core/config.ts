@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { BernsteinError, parseYamlWithSchema, type ProjectPaths } from '@bernstein/store';
+import { DEFAULT_BUNDLE_SOURCES, DEFAULT_MODEL_CONFIG, PLACEHOLDERS, type BundleLayout } from '@bernstein/prompt-versions';
 import { POLICIES, type Guardrail, type Policy } from '@bernstein/quality-compare';
 import { z } from 'zod';
 
 /**
  * `.sdd/config.yaml` (SPEC, Configuration). We own the top-level `templates` key and the `canary:`
- * section; every other top-level key belongs to the orchestrator and is ignored (never rejected,
+ * and `bundle:` sections; every other top-level key belongs to the orchestrator and is ignored (never rejected,
  * never rewritten). Inside `canary:` (and its `alerts:` / `guardrails:` maps) unknown keys and
- * wrong types are errors naming the file, line and key, e.g.
+ * wrong types are errors naming the file, line and key (so are they inside `bundle:`), e.g.
  * `.sdd/config.yaml:4: canary.steps[1]: steps must be strictly increasing`.
  * A missing file, an empty file, or a missing / empty (`canary:` with no value) section means
  * all defaults.
@@ -109,12 +110,60 @@ const CanarySectionSchema = z.preprocess(
   }),
 );
 
+/**
+ * A path pattern of `bundle:` (relative to the project root). Only `{role}` and `{templates}`
+ * are placeholders; absolute paths and `..` segments would read outside the project.
+ */
+const PathPatternSchema = (what: string, { role }: { role: 'forbidden' | 'allowed' }) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? undefined : `${what} must be a string (a path relative to the project root)`) })
+    .min(1, 'must not be empty')
+    .superRefine((value, ctx) => {
+      const unknown = (value.match(/\{[^}]*\}/g) ?? []).filter((p) => !(PLACEHOLDERS as readonly string[]).includes(p));
+      if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown placeholder ${unknown[0]} in "${value}" (only {role} and {templates})` });
+      if (role === 'forbidden' && value.includes('{role}')) ctx.addIssue({ code: 'custom', message: `"${value}": shared files are the same for every role, so {role} has no meaning here (put role files under sources)` });
+      if (value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value)) ctx.addIssue({ code: 'custom', message: `"${value}" is absolute; bundle paths are relative to the project root` });
+      if (value.replaceAll('\\', '/').split('/').includes('..')) ctx.addIssue({ code: 'custom', message: `"${value}" leaves the project root (..)` });
+    });
+
+/** The first source with {role} names the role folders: its {role} segment and the folders above it must be literal. */
+function checkRoleSource(sources: readonly string[], ctx: z.core.$RefinementCtx): void {
+  const index = sources.findIndex((s) => s.includes('{role}'));
+  if (index === -1) {
+    ctx.addIssue({ code: 'custom', message: 'no source contains {role}: the first source with {role} says which folders are roles (e.g. "{templates}/{role}/")' });
+    return;
+  }
+  const source = sources[index]!;
+  const upToRole = source.slice(0, source.indexOf('{role}'));
+  const segment = source.slice(source.lastIndexOf('/', source.indexOf('{role}')) + 1).split('/')[0]!;
+  if (/[*?[\]{}!]/.test(upToRole.replaceAll('{templates}', '')) || /[*?[\]!]/.test(segment) || segment.split('{role}').length > 2) {
+    ctx.addIssue({ code: 'custom', path: [index], message: `"${source}": the folders up to and including the {role} folder must be literal (no globs), since they say which folders are roles` });
+  }
+}
+
+const BundleSectionSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    sources: z
+      .array(PathPatternSchema('a source', { role: 'allowed' }), { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of folders or globs') })
+      .min(1, 'must name at least one source')
+      .superRefine(checkRoleSource)
+      .default([...DEFAULT_BUNDLE_SOURCES]),
+    shared: z.array(PathPatternSchema('a shared file', { role: 'forbidden' }), { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of files or globs') }).default([]),
+    model_config: PathPatternSchema('model_config', { role: 'allowed' }).default(DEFAULT_MODEL_CONFIG),
+    ignore: z
+      .array(z.string({ error: 'an ignore pattern must be a string' }).min(1, 'must not be empty'), { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of patterns') })
+      .default([]),
+  }),
+);
+
 /** The raw (snake_case) shape of the part of `.sdd/config.yaml` we own. */
 export const ProjectConfigFileSchema = z.preprocess(
   orEmpty,
   z.object({
     templates: z.string().min(1, 'must not be empty').default(DEFAULT_TEMPLATES_DIR),
     canary: CanarySectionSchema,
+    bundle: BundleSectionSchema,
   }),
 );
 
@@ -132,10 +181,20 @@ export interface CanaryConfig {
   guardrails: { costUsd: Guardrail | null; durationMs: Guardrail | null };
 }
 
+/** `bundle:` (SPEC, "Bundle sources"): which files make a role's bundle. */
+export interface BundleConfig {
+  sources: string[];
+  shared: string[];
+  modelConfig: string;
+  /** Added to prompt-versions' DEFAULT_IGNORE, never replacing it. */
+  ignore: string[];
+}
+
 export interface ProjectConfig {
   /** Where role bundles live, relative to the project root. */
   templates: string;
   canary: CanaryConfig;
+  bundle: BundleConfig;
 }
 
 type RawProjectConfig = z.output<typeof ProjectConfigFileSchema>;
@@ -154,7 +213,13 @@ function normalise(raw: RawProjectConfig): ProjectConfig {
       alerts: { webhook: c.alerts.webhook, command: c.alerts.command, timeoutMs: c.alerts.timeout_ms },
       guardrails: { costUsd: guardrail(c.guardrails.cost_usd), durationMs: guardrail(c.guardrails.duration_ms) },
     },
+    bundle: { sources: [...raw.bundle.sources], shared: [...raw.bundle.shared], modelConfig: raw.bundle.model_config, ignore: [...raw.bundle.ignore] },
   };
+}
+
+/** The bundle layout of a project: its config's `templates` and `bundle:` with the project root. */
+export function bundleLayout(root: string, config: Pick<ProjectConfig, 'templates' | 'bundle'>): BundleLayout {
+  return { root, templates: config.templates, ...config.bundle };
 }
 
 /** All defaults: what a missing file or section stands for. */

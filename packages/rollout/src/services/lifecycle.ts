@@ -1,8 +1,9 @@
 import { BernsteinError } from '@bernstein/store';
-import { assertRoleName, hashBundle, loadRoleBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
+import { assertRoleName, hashBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
 import { applyTransition, isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type ProjectConfig, type Transition } from '@bernstein/canary-router';
 import type { AppliedTransitions, StoreTransaction } from '../port.js';
 import type { Rollout } from '../rollout.js';
+import { readDisk } from './disk.js';
 
 export interface StartOptions {
   percentage?: number;
@@ -62,14 +63,14 @@ async function startCanary(
   rollout: Rollout,
   tx: StoreTransaction,
   role: string,
-  candidate: { bundle: RoleBundle; origin?: VersionOrigin } | { versionId: string },
+  candidate: { bundle: RoleBundle; origin?: VersionOrigin; base?: RoleBundle } | { versionId: string },
   options: StartOptions,
 ): Promise<AppliedTransitions> {
   const config = await rollout.config();
   // Validate (and repair) the audit log before the first write, not after registering.
   const state = await tx.loadState();
   const roleState = state.roles[role];
-  const disk = roleState?.stable ? null : await loadRoleBundle(await rollout.templatesDir(), role);
+  const disk = roleState?.stable ? null : await diskBundle(rollout, tx, role, roleState);
   const stableId = roleState?.stable ?? hashBundle(disk!).id;
   const candidateId = 'versionId' in candidate ? candidate.versionId : hashBundle(candidate.bundle).id;
   if (candidateId === stableId) {
@@ -81,7 +82,10 @@ async function startCanary(
   dryRun(state, transitions);
 
   if (disk) await tx.registerVersion(disk);
-  if (!('versionId' in candidate)) await tx.registerVersion(candidate.bundle, candidate.origin);
+  if (!('versionId' in candidate)) {
+    if (candidate.base) await tx.registerVersion(candidate.base);
+    await tx.registerVersion(candidate.bundle, candidate.origin);
+  }
   const actor = options.actor ?? 'cli';
   return tx.applyTransitions(
     transitions.map((transition) =>
@@ -127,9 +131,8 @@ export async function canaryRole(rollout: Rollout, role: string, options: StartO
         ),
       ]);
     }
-    const templates = await rollout.templatesDir();
     if (options.model !== undefined) {
-      const base = roleState?.stable ? await tx.getVersion(roleState.stable) : await loadRoleBundle(templates, role);
+      const base = roleState?.stable ? await tx.getVersion(roleState.stable) : await diskBundle(rollout, tx, role, roleState);
       const baseId = roleState?.stable ?? hashBundle(base).id;
       const bundle = withModel({ role, files: base.files, model: base.model }, options.model);
       if (hashBundle(bundle).id === baseId) {
@@ -137,11 +140,13 @@ export async function canaryRole(rollout: Rollout, role: string, options: StartO
       }
       return startCanary(rollout, tx, role, { bundle, origin: { kind: 'model-override', baseVersionId: baseId, model: options.model } }, options);
     }
-    const bundle = await loadRoleBundle(templates, role);
+    const read = await readDisk(rollout, tx, role, roleState);
+    if (!read.ok) throw read.error;
+    const bundle = read.effective.bundle;
     if (!roleState?.stable) {
       throw new BernsteinError(
         'INVALID_ARGUMENT',
-        `role "${role}" has never been routed, so its bundle on disk (${hashBundle(bundle).id}) would become stable: nothing to canary yet; route a task first, or use --model or --prompt-version`,
+        `role "${role}" has never been seen, so its bundle on disk (${hashBundle(bundle).id}) would become stable: nothing to canary yet; run \`bernstein versions scan\` (or route a task) first, then edit the files, or use --model or --prompt-version`,
         { role },
       );
     }
@@ -152,8 +157,16 @@ export async function canaryRole(rollout: Rollout, role: string, options: StartO
         { role },
       );
     }
-    return startCanary(rollout, tx, role, { bundle }, options);
+    const { origin, disk } = read.effective;
+    return startCanary(rollout, tx, role, { bundle, origin, ...(origin.kind === 'model-override' ? { base: disk } : {}) }, options);
   });
+}
+
+/** The role's bundle on disk as routing would act on it (promoted model applied); throws when it cannot be read. */
+async function diskBundle(rollout: Rollout, tx: StoreTransaction, role: string, roleState: Parameters<typeof readDisk>[3]): Promise<RoleBundle> {
+  const read = await readDisk(rollout, tx, role, roleState);
+  if (!read.ok) throw read.error;
+  return read.effective.bundle;
 }
 
 /**

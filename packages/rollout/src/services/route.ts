@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
-import { assertRoleName, loadRoleBundle, TaskIdSchema, type AssignmentRecord, type ModelConfig, type Version } from '@bernstein/prompt-versions';
-import { decideRoute, planBundleChange, type CanaryState, type RoleState, type Transition } from '@bernstein/canary-router';
+import { assertRoleName, TaskIdSchema, type AssignmentRecord, type ModelConfig, type Version } from '@bernstein/prompt-versions';
+import { classifyDisk, decideRoute, describeDiskState, planBundleChange, type CanaryState, type RoleState, type Transition } from '@bernstein/canary-router';
 import type { StoreTransaction, TransitionRequest } from '../port.js';
 import type { Rollout } from '../rollout.js';
+import { diskProblemWarning, readDisk, registerDisk } from './disk.js';
 
 /** What an orchestrator needs to spawn the agent for one task. */
 export interface RouteResult {
@@ -23,6 +24,12 @@ export interface RouteResult {
 export interface RouteOptions {
   /** A label known at routing time (task type, complexity), stored with each new assignment. */
   stratum?: string;
+  /**
+   * Told once per call about the bundle on disk when routing does not act on it: broken files
+   * (stable and canary are served from the registry), an edit that matches neither arm of a
+   * running canary, a rejected version. One line each.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -40,7 +47,7 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
   const config = await rollout.config();
 
   const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
-    const state = await syncRoleWithDisk(rollout, tx, role);
+    const state = await syncRoleWithDisk(rollout, tx, role, options);
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
@@ -107,22 +114,27 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 }
 
 /**
- * Register the role's bundle on disk and apply SPEC routing rule 2, inside `tx` (scoped to the
- * role). Returns the state after any automatic transition.
+ * Register the role's bundle on disk and apply SPEC routing rules 2, 4, 7 and 8, inside `tx`
+ * (scoped to the role). Returns the state after any automatic transition. A bundle on disk that
+ * cannot be read never stops a role that has a stable version: it keeps serving from the registry
+ * and `onWarning` is told.
  */
-export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string): Promise<CanaryState> {
+export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string, options: Pick<RouteOptions, 'onWarning'> = {}): Promise<CanaryState> {
   const config = await rollout.config();
   const state = await tx.loadState();
   const roleState = state.roles[role];
-  let bundle;
-  try {
-    bundle = await loadRoleBundle(await rollout.templatesDir(), role);
-  } catch (error) {
-    // A role whose folder is gone keeps serving its stable version from the registry.
-    if (error instanceof BernsteinError && error.code === 'ROLE_NOT_FOUND' && roleState?.stable) return state;
-    throw error;
+  const read = await readDisk(rollout, tx, role, roleState);
+  if (!read.ok) {
+    if (roleState?.stable) {
+      options.onWarning?.(diskProblemWarning(role, read, roleState));
+      return state;
+    }
+    throw read.error;
   }
-  const { version } = await tx.registerVersion(bundle);
+  await registerDisk(tx, read);
+  const version = { id: read.versionId };
+  const note = describeDiskState(role, classifyDisk(roleState, state.disk?.[role], version.id), version.id, roleState);
+  if (note !== null) options.onWarning?.(note);
   // Routing acts on a bundle once: unchanged since last time means nothing to do.
   if (state.disk?.[role] === version.id && roleState?.stable) return state;
   const plan = planBundleChange(roleState, version.id, config);

@@ -2,6 +2,7 @@ import type { Canary, RoleState } from '@bernstein/canary-router';
 import { windowStats, type ArmStats, type Decision, type Policy } from '@bernstein/quality-compare';
 import { roleAggregateKey } from '../core/aggregate.js';
 import type { Rollout } from '../rollout.js';
+import { inspectDisk, type DiskView } from './disk.js';
 import { canaryWindow, decisionSettings, evaluateCanary, type Aggregates } from './evaluate.js';
 
 export interface ArmCounts {
@@ -29,16 +30,31 @@ export interface RoleStatus {
   /** Outcomes of the stable version outside any canary window (for context). */
   stableOutcomes: ArmCounts;
   rejected: string[];
+  /** The role's files on disk against what is served (SPEC, Routing rules 7 and 8). */
+  disk: DiskView;
 }
 
-export async function canaryStatus(rollout: Rollout, options: { role?: string } = {}): Promise<{ roles: RoleStatus[]; warnings: string[] }> {
+/**
+ * Every role's status. `diskInputs` lists the paths the `disk` entries were read from (null when
+ * some could not be read), so a cache of the result can tell when the files on disk changed.
+ */
+export async function canaryStatus(
+  rollout: Rollout,
+  options: { role?: string } = {},
+): Promise<{ roles: RoleStatus[]; warnings: string[]; diskInputs: string[] | null }> {
   const [config, state, { aggregates, warnings }] = await Promise.all([rollout.config(), rollout.store.loadState(), rollout.store.aggregates()]);
   const roles: RoleStatus[] = [];
+  let diskInputs: string[] | null = [];
   for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (options.role !== undefined && role !== options.role) continue;
-    roles.push(roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })));
+    const disk = await inspectDisk(rollout, role, roleState, state.disk?.[role]);
+    diskInputs = disk.inputs && diskInputs ? [...diskInputs, ...disk.inputs] : null;
+    roles.push({
+      ...roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })),
+      disk: disk.view,
+    });
   }
-  return { roles, warnings };
+  return { roles, warnings, diskInputs };
 }
 
 function roleStatus(
@@ -46,7 +62,7 @@ function roleStatus(
   roleState: RoleState,
   aggregates: Aggregates,
   judge: (canary: Canary) => { decision: Decision; policy: Policy },
-): RoleStatus {
+): Omit<RoleStatus, 'disk'> {
   const stableArm = roleState.stable ? aggregates.get(roleAggregateKey(role))?.versions[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;
