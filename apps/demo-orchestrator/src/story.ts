@@ -38,6 +38,8 @@ export interface StoryOptions {
   terminal: Terminal;
   /** Write the HTML report at the end (default true). */
   report?: boolean;
+  /** Called once the workspace's project is open, before any task runs (`--serve` starts the server here). */
+  onProject?: (project: FileProject) => Promise<void>;
 }
 
 export interface ArmTally {
@@ -172,6 +174,7 @@ export class Story {
     this.project = openProject(ws.dir, {
       newCanaryId: () => createHash('sha256').update(`${seed}:${ws.run}:canary:${canaries++}`).digest('hex').slice(0, 12),
     });
+    await this.options.onProject?.(this.project);
     const config = await this.project.config();
     this.minCanaryTasks = config.canary.minCanaryTasks;
     this.rollbackMargin = config.canary.rollbackMargin;
