@@ -317,7 +317,7 @@ export function formatServe(r: ServeBenchResult): string[] {
         ['CLI, one process per call', fmtRate(r.cli.tasksPerSec), fmtMs(r.cli.pairLatencyMs.p50), fmtMs(r.cli.pairLatencyMs.p99), fmtInt(r.cli.pairs), String(r.cli.workers), '0', '0'],
       ],
     ),
-    `server / CLI: ${r.ratio.toFixed(0)}x; request latency (route and record requests pooled) p50 ${fmtMs(p.requestLatencyMs.p50)}, p99 ${fmtMs(p.requestLatencyMs.p99)}; outcomes of the load in the ledger afterwards: ${fmtInt(p.outcomesInLedger)} (acknowledged: ${fmtInt(p.pairs)}; the rest were in flight when the run ended)`,
+    `server / CLI: ${r.ratio.toFixed(0)}x; request latency (route and record requests pooled) p50 ${fmtMs(p.requestLatencyMs.p50)}, p99 ${fmtMs(p.requestLatencyMs.p99)}; outcomes of the load in the ledger afterwards: ${fmtInt(p.outcomesInLedger)} (acknowledged: ${fmtInt(p.pairs)}${p.outcomesInLedger > p.pairs ? '; the rest were in flight when the run ended' : ''})`,
     '',
     ...renderTable(
       ['measure', 'value', 'p50', 'p99', 'detail'],

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,7 @@ describe('the live dashboard in Chromium', () => {
     await page.waitForFunction(() => document.querySelector('[data-role="backend"] [data-field="decision"]')?.getAttribute('data-action') === 'rollback');
     await page.locator('#trail tr[data-action="rollback"]').waitFor();
     expect(await card.locator('[data-field="decision"]').textContent()).toContain('rolled back');
+    expect(await card.locator('[data-field="last-totals"]').textContent()).toMatch(/stable 12\/12 passed, canary 0\/1[0-2] passed/);
     expect(Number(await card.locator('svg[data-chart]').getAttribute('data-canary-points'))).toBeGreaterThanOrEqual(3);
     expect(await card.locator('svg[data-chart] line[data-marker="rollback"]').count()).toBe(1);
 

@@ -159,8 +159,8 @@ export function createLibraryFacade(project: FileProject, options: LibraryFacade
     });
     if (result.recorded > 0) emit({ type: 'outcomes', recorded: result.recorded });
     await noticeTransitions();
-    // The batch's transitions are reported once, with the batch's first item.
-    return verdicts.map((verdict, i) => ({ verdict, transitions: i === 0 ? result.transitions : [] }));
+    // Every request of the batch hears of the batch's transitions (record() de-duplicates them).
+    return verdicts.map((verdict) => ({ verdict, transitions: result.transitions }));
   };
 
   const lifecycle = async (fn: () => Promise<LifecycleResult>): Promise<AuditEvent[]> => {
@@ -192,8 +192,8 @@ export function createLibraryFacade(project: FileProject, options: LibraryFacade
       const mine = new Set<string>();
       return {
         verdicts: items.map((item) => item.verdict),
-        // A batch's transitions may belong to another request of the same batch: each caller is
-        // told about those its own outcomes were batched with (every one of them was applied).
+        // The transitions applied by the batches this request's outcomes were written in (a
+        // decision another request's outcome triggered in the same batch included), once each.
         transitions: transitions.filter((event) => {
           const key = `${event.revision}:${event.action}`;
           if (mine.has(key)) return false;

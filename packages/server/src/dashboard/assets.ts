@@ -199,6 +199,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
       var ended = last.status === 'rolled back' ? 'rolled-back' : last.status;
       decision = el('div', { cls: 'decision ' + ended, 'data-field': 'decision', 'data-action': last.decision.kind },
         [el('strong', { text: 'last canary ' + last.canaryId + ': ' + last.status }), ' by ' + last.decision.actor + ': ' + last.decision.reason]);
+      decision.appendChild(el('div', { cls: 'meta', 'data-field': 'last-totals', text: 'its evidence: stable ' + last.totals.stable.passed + '/' + last.totals.stable.tasks + ' passed, canary ' + last.totals.canary.passed + '/' + last.totals.canary.tasks + ' passed' }));
     } else {
       decision = el('div', { cls: 'decision', 'data-field': 'decision', 'data-action': 'none', text: 'no canary has run yet' });
     }
