@@ -42,6 +42,14 @@ export interface RecordOutput {
   transitions: AuditEvent[];
 }
 
+export interface HistoryPage {
+  events: AuditEvent[];
+  /** Resume here for the next page (or later, for events appended since). */
+  cursor: string;
+  /** False when this page reached the end of the log. */
+  more: boolean;
+}
+
 export interface VersionListEntry extends VersionSummary {
   /** stable, "canary <n> %", rejected, or null. */
   status: string | null;
@@ -87,7 +95,8 @@ export interface ServiceFacade {
   /** Record outcomes as `canary record` does (automatic decisions applied). Inputs are validated. */
   record(outcomes: readonly OutcomeInput[]): Promise<RecordOutput>;
   status(role?: string): Promise<RoleStatus[]>;
-  history(role?: string): Promise<AuditEvent[]>;
+  /** The audit log from `cursor` on (oldest first), at most `limit` events; `cursor` is opaque. */
+  history(options: { role?: string; cursor?: string; limit: number }): Promise<HistoryPage>;
   listVersions(role?: string): Promise<VersionListEntry[]>;
   /** A version by id or unique prefix. */
   version(ref: string): Promise<Version>;

@@ -208,9 +208,18 @@ export function createLibraryFacade(project: FileProject, options: LibraryFacade
       return roles;
     },
 
-    async history(role) {
-      const { events } = await readHistory(project, role === undefined ? {} : { role });
-      return events;
+    async history({ role, cursor, limit }) {
+      // The cursor is a position in the whole log (append-only), so a role filter skips nothing.
+      const { events: all } = await readHistory(project);
+      const start = cursor === undefined ? 0 : Number(cursor);
+      if (!Number.isSafeInteger(start) || start < 0) throw new BernsteinError('INVALID_ARGUMENT', `cursor ${JSON.stringify(cursor)} is not one this server gave out`);
+      const events: AuditEvent[] = [];
+      let position = start;
+      for (; position < all.length && events.length < limit; position += 1) {
+        const event = all[position]!;
+        if (role === undefined || event.role === role) events.push(event);
+      }
+      return { events, cursor: String(position), more: position < all.length };
     },
 
     async listVersions(role) {

@@ -10,6 +10,7 @@ import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
 import { RoleNameSchema } from '@bernstein/prompt-versions';
 import { ndjsonItems, OutcomeInputSchema, type OutcomeInput } from '@bernstein/quality-compare';
+import type { AuditEvent } from '@bernstein/canary-router';
 import type { Scope } from './auth.js';
 import type { RoutedTask, ServiceFacade } from './facade.js';
 import { HttpError, errorBody, oneLine, parseJson, readBody } from './http.js';
@@ -341,34 +342,29 @@ const getHistory: RouteDef = {
   },
   async handle(c, { facade }) {
     const { role, cursor, limit } = query(c, HistoryQuerySchema);
-    const all = await facade.history();
-    // The cursor is a position in the whole log (append-only), so a role filter never skips events.
-    const start = cursor === undefined ? 0 : Number(cursor);
-    const pageSize = limit ?? 100;
-    const events = [];
-    let position = start;
-    for (; position < all.length && events.length < pageSize; position += 1) {
-      const e = all[position]!;
-      if (role !== undefined && e.role !== role) continue;
-      events.push({
-        at: e.at,
-        role: e.role,
-        action: e.action,
-        from: e.from,
-        to: e.to,
-        actor: e.actor,
-        reason: e.reason,
-        evidence: e.evidence,
-        canaryId: e.canaryId,
-        revision: e.revision,
-        ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
-        ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
-        ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
-      });
-    }
-    return c.json({ events, nextCursor: String(position), more: position < all.length });
+    const page = await facade.history({ ...(role !== undefined ? { role } : {}), ...(cursor !== undefined ? { cursor } : {}), limit: limit ?? 100 });
+    return c.json({ events: page.events.map(historyEvent), nextCursor: page.cursor, more: page.more });
   },
 };
+
+/** One event of `canary history --json` (SPEC keys first). */
+function historyEvent(e: AuditEvent) {
+  return {
+    at: e.at,
+    role: e.role,
+    action: e.action,
+    from: e.from,
+    to: e.to,
+    actor: e.actor,
+    reason: e.reason,
+    evidence: e.evidence,
+    canaryId: e.canaryId,
+    revision: e.revision,
+    ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
+    ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
+    ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
+  };
+}
 
 const listVersions: RouteDef = {
   method: 'get',

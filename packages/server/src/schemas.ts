@@ -198,7 +198,7 @@ export const StatusResponseSchema = z.object({ roles: z.array(RoleStatusSchema) 
 
 export const HistoryQuerySchema = z.object({
   role: RoleNameSchema.optional(),
-  cursor: z.string().regex(/^\d{1,12}$/, 'a cursor is the nextCursor of an earlier page').optional(),
+  cursor: z.string().max(256).regex(/^[A-Za-z0-9:._~-]+$/, 'a cursor is the nextCursor of an earlier page').optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.historyPage).optional(),
 });
 
