@@ -114,6 +114,12 @@ export const OfrepConfigurationSchema = z
 export const OutcomeSchema = OutcomeInputSchema.meta({
   id: 'Outcome',
   description: 'one outcome: the NDJSON line of `canary record --from` ({"taskId","passed","gates"?,"costUsd"?,"durationMs"?})',
+  // `gates` is parsed in two steps (a guard, then a record of booleans), which JSON Schema renders
+  // as "anything": say what it accepts.
+  override: ({ jsonSchema }) => {
+    const properties = (jsonSchema as { properties?: Record<string, unknown> }).properties;
+    if (properties) properties.gates = { type: 'object', additionalProperties: { type: 'boolean' }, description: 'per-gate results, gate name to passed' };
+  },
 });
 
 export const OutcomesRequestSchema = z

@@ -206,6 +206,10 @@ describe('bernstein serve over a file project', () => {
     for (const route of ROUTES) expect(doc.paths[route.path]?.[route.method], `${route.method} ${route.path}`).toBeDefined();
     expect(doc.components.schemas.EvaluationSuccess.properties.value.$ref).toBe('#/components/schemas/FlagValue');
     expect(doc.components.schemas.Outcome.required).toEqual(expect.arrayContaining(['taskId', 'passed']));
+    expect(doc.components.schemas.Outcome.properties.gates).toMatchObject({ type: 'object', additionalProperties: { type: 'boolean' } });
+    expect(doc.paths['/ofrep/v1/evaluate/flags/{key}'].post.responses['404'].content['application/json'].schema.$ref).toBe('#/components/schemas/FlagNotFound');
+    expect(doc.paths['/v1/outcomes'].post['x-bernstein-scope']).toBe('route');
+    expect(doc.paths['/v1/canaries'].post.security).toEqual([{ bearer: [] }]);
   });
 });
 
