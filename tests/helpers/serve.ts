@@ -33,8 +33,8 @@ export function serveBin(dir: string, env: Record<string, string | undefined> = 
       if (settled) return;
       settled = true;
       child.kill('SIGKILL');
-      reject(new Error(`bernstein serve did not start within 20 s\nstderr: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`bernstein serve did not start within 60 s\nstderr: ${stderr}`));
+    }, 60_000);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;

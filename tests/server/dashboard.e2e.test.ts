@@ -30,15 +30,16 @@ describe('the live dashboard in Chromium', () => {
     await startCanaryOfEdit(project, 'backend', 50, 'You are the backend agent. Commit without running tests.\n');
     served = await serveBin(project.dir, { BERNSTEIN_TOKEN_READ: readToken, BERNSTEIN_TOKEN_ROUTE: routeToken });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
     if (served) expect(await served.stop(), served.log()).toBe(0);
-  });
+  }, 60_000);
 
-  it('shows counts, chart and decision change as outcomes arrive, without a reload', async () => {
+  it('shows counts, chart and decision change as outcomes arrive, without a reload', { timeout: 180_000 }, async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.setDefaultTimeout(90_000);
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(`${served.url}/#token=${readToken}`);

@@ -21,7 +21,7 @@ describe('OpenFeature server SDK + OFREP provider against bernstein serve', () =
     canaryVersion = await startCanaryOfEdit(project, 'backend', 50, 'You are the backend agent. Keep functions small.\n');
     served = await serveBin(project.dir, { BERNSTEIN_TOKEN_ROUTE: token });
     await OpenFeature.setProviderAndWait(new OFREPProvider({ baseUrl: served.url, headers: { Authorization: `Bearer ${token}` } }));
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await OpenFeature.close();
@@ -29,9 +29,9 @@ describe('OpenFeature server SDK + OFREP provider against bernstein serve', () =
       const code = await served.stop();
       expect(code, served.log()).toBe(0);
     }
-  });
+  }, 60_000);
 
-  it('evaluates an object flag per task with the arms `canary route` gives', async () => {
+  it('evaluates an object flag per task with the arms `canary route` gives', { timeout: 120_000 }, async () => {
     const client = OpenFeature.getClient();
     const taskIds = Array.from({ length: 40 }, (_, i) => `OF-${i}`);
     const viaSdk = new Map<string, { arm: string; versionId: string; canaryId: string }>();

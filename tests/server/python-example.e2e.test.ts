@@ -34,13 +34,13 @@ describe('the Python orchestrator example', () => {
     project = new TempProject({ roles: { backend: { files: { 'system_prompt.md': 'You are the backend agent.\n' }, model: { default_model: 'sonnet' } } } });
     await startCanaryOfEdit(project, 'backend', 50, 'You are the backend agent. Skip the tests.\n');
     served = await serveBin(project.dir, { BERNSTEIN_TOKEN_ROUTE: token });
-  });
+  }, 180_000);
 
   afterAll(async () => {
     if (served) expect(await served.stop(), served.log()).toBe(0);
-  });
+  }, 60_000);
 
-  it('routes over OFREP, fetches versions by id, posts outcomes until the canary is rolled back', async () => {
+  it('routes over OFREP, fetches versions by id, posts outcomes until the canary is rolled back', { timeout: 240_000 }, async () => {
     const run = await runPython(['--url', served.url, '--role', 'backend', '--token', token, '--tasks', '800', '--workers', '4', '--stable-pass', '0.95', '--canary-pass', '0.2']);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     const summary = JSON.parse(run.stdout.trim().split('\n').pop()!);
