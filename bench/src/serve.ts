@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { openProject, routeTasks } from '@bernstein/canary-router';
+import { routeTasks } from '@bernstein/rollout';
+import { openBenchProject } from './project.js';
 import { BENCH_ROLE, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, writeSkeleton } from './fixture.js';
 import { bernsteinBin, removeDir, tempDir } from './proc.js';
 import { fmtInt, fmtMs, fmtRate, percentile, renderTable } from './stats.js';
@@ -255,9 +256,10 @@ export async function benchServe(options: ServeBenchOptions): Promise<ServeBench
   const dir = tempDir('serve');
   try {
     await writeSkeleton(dir, { canaryConfig: UNDECIDED_CANARY_CONFIG });
-    const project = openProject(dir);
+    const project = openBenchProject(dir);
     await routeTasks(project, BENCH_ROLE, ['warmup']);
     await startCanaryOfEditedBundle(project, BENCH_ROLE, 20);
+    await project.close();
 
     const served = await serve(dir);
     let pairs;

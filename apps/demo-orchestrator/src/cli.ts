@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isBernsteinError } from '@bernstein/store';
-import { createLibraryFacade, startServer, type RunningServer } from '@bernstein/server';
+import { createRolloutFacade, startServer, type RunningServer } from '@bernstein/server';
 import { Terminal } from './output.js';
 import { builtInScenario, loadScenario } from './scenario.js';
 import { DEFAULT_SCENARIO_YAML } from './scenarios/default.js';
@@ -109,7 +109,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(servePort !== null
         ? {
             onProject: async (project) => {
-              server = await startServer({ facade: createLibraryFacade(project), port: servePort, log: (line) => process.stderr.write(`${line}\n`) });
+              server = await startServer({ facade: createRolloutFacade(project, { closeRollout: false }), port: servePort, log: (line) => process.stderr.write(`${line}\n`) });
               terminal.line(terminal.colors.bold(`live dashboard: ${server.url}/   (API: ${server.url}/openapi.json)`));
             },
           }

@@ -3,7 +3,7 @@
  * OpenAPI document, auth, the dashboard and SSE talk to `ServiceFacade` only.
  */
 import type { AuditEvent } from '@bernstein/canary-router';
-import type { OutcomeInput, ReportData, RoleStatus } from '@bernstein/quality-compare';
+import type { OutcomeInput, ReportData, RoleStatus } from '@bernstein/rollout';
 import type { Version, VersionSummary } from '@bernstein/prompt-versions';
 
 export type ArmName = 'stable' | 'canary';

@@ -1,5 +1,5 @@
 export { startServer, type RunningServer, type ServeOptions } from './server.js';
-export { createLibraryFacade, type LibraryFacadeOptions } from './library-facade.js';
+export { createRolloutFacade, type RolloutFacadeOptions } from './rollout-facade.js';
 export type {
   AlertOutcome,
   OutcomeVerdict,

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
 import { RoleNameSchema } from '@bernstein/prompt-versions';
-import { ndjsonItems, OutcomeInputSchema, type OutcomeInput } from '@bernstein/quality-compare';
+import { ndjsonItems, OutcomeInputSchema, type OutcomeInput } from '@bernstein/rollout';
 import type { AuditEvent } from '@bernstein/canary-router';
 import type { Scope } from './auth.js';
 import type { RoutedTask, ServiceFacade } from './facade.js';

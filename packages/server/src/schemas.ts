@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { RoleNameSchema, TaskIdSchema, VersionOriginSchema } from '@bernstein/prompt-versions';
-import { OutcomeInputSchema } from '@bernstein/quality-compare';
+import { OutcomeInputSchema } from '@bernstein/rollout';
 
 /** Upper bounds on what one request may carry (a malformed or hostile request changes nothing). */
 export const LIMITS = {

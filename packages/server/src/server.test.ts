@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openProject, routeTasks } from '@bernstein/canary-router';
+import { routeTasks } from '@bernstein/rollout';
+import { openFileRollout } from '@bernstein/store-file';
 import { startServer } from './server.js';
-import { createLibraryFacade } from './library-facade.js';
+import { createRolloutFacade } from './rollout-facade.js';
 import { tokensFromEnv } from './auth.js';
 import { ROUTES } from './routes.js';
 import { get, post, removeProject, serveProject, tempProject, writeRole, type TestServer } from './test-helpers.js';
@@ -58,7 +59,7 @@ describe('bernstein serve over a file project', () => {
     expect(assigned).toHaveLength(1);
     expect(assigned[0]!.arm).toBe(b.value.arm);
     // The same arms as the library's router gives (a retry there keeps the arm recorded here).
-    const [viaRouter] = await routeTasks(openProject(dir), 'backend', ['T-1']);
+    const [viaRouter] = await routeTasks(openFileRollout(dir), 'backend', ['T-1']);
     expect(viaRouter!.arm).toBe(b.value.arm);
     expect(viaRouter!.sticky).toBe(true);
   });
@@ -133,7 +134,7 @@ describe('bernstein serve over a file project', () => {
 
   it('coalesces concurrent routes into shared batches (group commit), each task recorded once', async () => {
     const facadeDir = tempProject({ solo: 'solo\n' });
-    const facade = createLibraryFacade(openProject(facadeDir));
+    const facade = createRolloutFacade(openFileRollout(facadeDir));
     const server = await startServer({ facade, port: 0, log: () => {}, tokens: tokensFromEnv({}) });
     try {
       const ids = Array.from({ length: 64 }, (_, i) => `G-${i}`);
@@ -252,7 +253,7 @@ describe('tokens and scopes', () => {
   });
 
   it('refuses to listen beyond loopback without tokens', async () => {
-    const facade = createLibraryFacade(openProject(dir));
+    const facade = createRolloutFacade(openFileRollout(dir));
     await expect(startServer({ facade, host: '0.0.0.0', port: 0, tokens: tokensFromEnv({}), log: () => {} })).rejects.toThrow(/refusing to listen on 0.0.0.0 without tokens/);
     await facade.close();
   });

@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openProject } from '@bernstein/canary-router';
-import { createLibraryFacade } from './library-facade.js';
+import { openFileRollout } from '@bernstein/store-file';
+import { createRolloutFacade } from './rollout-facade.js';
 import { startServer, type RunningServer } from './server.js';
 import type { TokenSet } from './auth.js';
 
@@ -38,7 +38,7 @@ export interface TestServer {
 /** The server in this process on an ephemeral loopback port. */
 export async function serveProject(dir: string, options: { tokens?: TokenSet } = {}): Promise<TestServer> {
   const logs: string[] = [];
-  const facade = createLibraryFacade(openProject(dir));
+  const facade = createRolloutFacade(openFileRollout(dir));
   const server = await startServer({ facade, port: 0, log: (line) => logs.push(line), ...(options.tokens ? { tokens: options.tokens } : { tokens: { entries: [], counts: { read: 0, route: 0, admin: 0 } } }) });
   return { server, url: server.url, logs, close: () => server.close() };
 }

@@ -1,5 +1,5 @@
 import { BernsteinError } from '@bernstein/store';
-import { createLibraryFacade, startServer } from '@bernstein/server';
+import { createRolloutFacade, startServer } from '@bernstein/server';
 import type { GlobalOptions, Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
@@ -22,7 +22,7 @@ export async function serve(global: GlobalOptions, options: ServeCliOptions, io:
   }
   const project = await openCheckedProject(global.dir);
   const log = (line: string) => io.stderr(`${line}\n`);
-  const facade = createLibraryFacade(project, {
+  const facade = createRolloutFacade(project, {
     onAlert: (alert) => {
       for (const d of alert.deliveries) if (!d.ok) log(`warning: ${d.channel} alert for the ${alert.event} of ${alert.role} failed: ${d.error ?? 'unknown error'} (recorded in the audit log)`);
     },
