@@ -20,7 +20,7 @@ const exec = promisify(execFile);
 // npm install and real processes: generous limits (a hang still fails).
 vi.setConfig({ testTimeout: 120_000 });
 
-const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/canary-cli'] as const;
+const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/server', '@bernstein/canary-cli'] as const;
 
 async function registryReachable(): Promise<string | null> {
   try {
@@ -95,6 +95,7 @@ describe('packed packages, installed outside the workspace', () => {
       '@bernstein/prompt-versions': "m => { const h = m.hashBundle({ role: 'r', files: { 'a.md': 'x' }, model: {} }); if (h.hash.slice(0, 12) !== h.id) throw new Error('id'); return h.id; }",
       '@bernstein/canary-router': "m => { const b = m.bucket('task-1', 'abcdefabcdef'); if (!(b >= 0 && b < 100)) throw new Error(String(b)); return b; }",
       '@bernstein/quality-compare': "m => { const i = m.jeffreysInterval(5, 10); if (!(i[0] > 0 && i[0] < 0.5 && i[1] > 0.5 && i[1] < 1)) throw new Error(String(i)); return i; }",
+      '@bernstein/server': "m => { const doc = m.buildOpenApiDocument(m.ROUTES, 'packed'); if (doc.openapi !== '3.1.0') throw new Error(doc.openapi); return Object.keys(doc.paths).length; }",
       '@bernstein/canary-cli': "m => { if (typeof m.run !== 'function') throw new Error('no run'); return typeof m.run; }",
     };
     for (const [name, check] of Object.entries(checks)) {
@@ -123,7 +124,7 @@ describe('packed packages, installed outside the workspace', () => {
     const bin = join(consumer, 'node_modules', '.bin', 'bernstein');
     const help = await exec(bin, ['--help'], { cwd: consumer });
     expect(help.stdout).toMatch(/Usage: bernstein/);
-    for (const command of ['versions', 'config', 'canary']) expect(help.stdout).toContain(command);
+    for (const command of ['versions', 'config', 'canary', 'serve']) expect(help.stdout).toContain(command);
 
     const project = makeProject({ roles: { backend: { files: { 'system_prompt.md': 'hello\n' }, model: { default_model: 'sonnet' } } } });
     const scan = await exec(bin, ['versions', 'scan', '--json', '--dir', project.dir], { cwd: consumer });
