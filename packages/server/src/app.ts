@@ -14,7 +14,7 @@ export interface AppOptions {
   deps: RouteDeps;
   tokens: TokenSet;
   /** Counts requests in flight, for draining on SIGTERM. */
-  inFlight?: { enter(): void; leave(): void };
+  inFlight?: { enter(): void; leave(): void; draining(): boolean };
 }
 
 export function createApp({ routes, deps, tokens, inFlight }: AppOptions): Hono {
@@ -45,7 +45,10 @@ export function createApp({ routes, deps, tokens, inFlight }: AppOptions): Hono 
           }
           if (!allows(granted, route.scope)) return c.json(errorBody('FORBIDDEN', `this route needs scope "${route.scope}"; the token has "${granted}"`), 403);
         }
-        return await route.handle(c, deps);
+        const response = await route.handle(c, deps);
+        // While draining, a keep-alive client is told to go: its next request finds the port closed.
+        if (inFlight?.draining()) response.headers.set('Connection', 'close');
+        return response;
       } finally {
         inFlight?.leave();
       }

@@ -187,6 +187,44 @@ describe('bernstein serve over a file project', () => {
     expect(String(html.body)).toContain('<svg');
   });
 
+  it('streams server-sent events: status on connect, then outcomes and a fresh status after a write', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${s.url}/v1/events`, { signal: controller.signal });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    const next = async (): Promise<{ event: string; data: any }> => {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (event && data) return { event, data: JSON.parse(data) };
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buffer += decoder.decode(value, { stream: true });
+      }
+    };
+    const first = await next();
+    expect(first.event).toBe('status');
+    const before = first.data.roles.find((r: { role: string }) => r.role === 'qa').stableOutcomes.tasks;
+    await post(`${s.url}/ofrep/v1/evaluate/flags/qa`, { context: { targetingKey: 'SSE-1' } });
+    await post(`${s.url}/v1/outcomes`, { taskId: 'SSE-1', passed: true });
+    const seen: string[] = [];
+    for (;;) {
+      const message = await next();
+      seen.push(message.event);
+      if (message.event === 'status' && message.data.roles.find((r: { role: string }) => r.role === 'qa').stableOutcomes.tasks === before + 1) break;
+    }
+    expect(seen).toContain('outcomes');
+    controller.abort();
+  });
+
   it('answers unknown routes and errors as JSON with a code, never a stack', async () => {
     const missing = await get(`${s.url}/v1/nothing`);
     expect(missing.status).toBe(404);

@@ -54,7 +54,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let active = 0;
   let drained: (() => void) | null = null;
+  let draining = false;
   const inFlight = {
+    draining: () => draining,
     enter: () => {
       active += 1;
     },
@@ -95,6 +97,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     port: address.port,
     close() {
       closing ??= (async () => {
+        draining = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await events.close();
         if (active > 0) await new Promise<void>((resolve) => (drained = resolve));
