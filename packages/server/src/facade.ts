@@ -106,8 +106,12 @@ export interface ServiceFacade {
   rollback(role: string, reason?: string): Promise<AuditEvent[]>;
   reportData(role?: string): Promise<ReportData>;
   reportHtml(role?: string): Promise<string>;
-  /** Deliver alerts of transitions in the background (never holding a request). */
-  alert(events: readonly AuditEvent[]): void;
+  /**
+   * What is known so far of the alerts of these transitions. The services write alerts to the
+   * outbox with their transitions and deliver them after commit in the background, so a request
+   * never waits for a webhook: an alert still on its way is simply not listed yet.
+   */
+  alertsFor(events: readonly AuditEvent[]): AlertOutcome[];
   subscribe(listener: (event: ServiceEvent) => void): () => void;
   /** Write what is queued, wait for alerts in flight, stop watching. */
   close(): Promise<void>;

@@ -267,9 +267,12 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
       return renderReport(await facade.reportData(role));
     },
 
-    alert() {
-      // The services write alerts to the outbox with their transitions and deliver them after
-      // commit in the background (rollout.alerts); nothing to do per request.
+    alertsFor(events) {
+      return rollout.alerts.reportsFor(events).map((report) => ({
+        event: report.payload.event,
+        role: report.payload.role,
+        deliveries: report.deliveries.map((d) => ({ channel: d.channel, ok: d.ok, ...(d.error !== undefined ? { error: d.error } : {}) })),
+      }));
     },
 
     subscribe(listener) {

@@ -291,7 +291,6 @@ const postOutcomes: RouteDef = {
           ...(verdict.reason !== undefined ? { reason: verdict.status === 'conflict' ? `conflict: ${verdict.reason}` : verdict.reason } : {}),
         };
       });
-      facade.alert(transitions);
     }
     const body = { results: results as OutcomeResult[], recorded, transitions };
     if (conflicts > 0) {
@@ -535,7 +534,7 @@ const startCanary: RouteDef = {
     }
     if (body.steps && body.steps.some((s, i) => i > 0 && s <= body.steps![i - 1]!)) throw new HttpError(400, 'INVALID_ARGUMENT', 'steps must increase');
     const events = await facade.startCanary(body);
-    return c.json({ events, alerts: [] });
+    return c.json({ events, alerts: facade.alertsFor(events) });
   },
 };
 
@@ -553,16 +552,14 @@ function transitionRoute(action: 'promote' | 'rollback'): RouteDef {
           : "Roll the role's canary back, or with no canary revert stable to the previous stable (`config canary --rollback`)",
       requestParams: { path: z.object({ role: RoleParamSchema }) },
       requestBody: { content: { 'application/json': { schema: TransitionRequestSchema } } },
-      responses: { '200': json(TransitionResponseSchema, 'the transitions applied; alerts are delivered after the answer'), ...errors(400, 404, 409), ...authErrors },
+      responses: { '200': json(TransitionResponseSchema, 'the transitions applied; their alerts go out after the answer (listed once delivered)'), ...errors(400, 404, 409), ...authErrors },
     },
     async handle(c, { facade }) {
       const role = RoleParamSchema.safeParse(c.req.param('role'));
       if (!role.success) throw new HttpError(400, 'INVALID_ARGUMENT', `role: ${formatZodIssues(role.error.issues)}`);
       const body = await jsonBody(c, TransitionRequestSchema, { optional: true });
       const events = action === 'promote' ? await facade.promote(role.data, body.reason) : await facade.rollback(role.data, body.reason);
-      facade.alert(events);
-      const alertable = events.filter((e) => e.action === 'promote' || e.action === 'rollback' || e.action === 'instant-rollback');
-      return c.json({ events, alerts: alertable.map((e) => ({ event: e.action, role: e.role, deliveries: [] })) });
+      return c.json({ events, alerts: facade.alertsFor(events) });
     },
   };
 }
