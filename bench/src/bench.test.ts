@@ -45,6 +45,7 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       startup: { runs: 2, warmup: 0 },
       scale: { outcomes: 300, runs: 1, batch: 100, buildBudgetMs: 120_000 },
       write: { processes: [1, 2], rounds: 1, durationMs: 200 },
+      serve: { durationS: 1, connections: 8, cliPairs: 2, cliWorkers: 2, dashboardSamples: 3 },
       keep: false,
     };
     const report = await runBench(plan);
@@ -92,16 +93,28 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     }
     expect(write.fsyncPolicy).toMatch(/fsync/);
 
+    const serve = report.serve!;
+    expect(serve.pairs.pairs).toBeGreaterThan(0);
+    expect(serve.pairs.non2xx).toBe(0);
+    // Every acknowledged outcome of the load is in the ledger (and those the end of the run cut off in flight).
+    expect(serve.pairs.outcomesInLedger).toBeGreaterThanOrEqual(serve.pairs.pairs);
+    expect(serve.cli.pairs).toBe(2);
+    expect(serve.retries.evaluationsPerSec).toBeGreaterThan(0);
+    expect(serve.retries.non2xx).toBe(0);
+    expect(serve.dashboard.samples).toBe(3);
+    expect(serve.dashboard.delayMs.p50).toBeLessThanOrEqual(serve.dashboard.delayMs.p99);
+
     // One target line per routing SDK, sequential decision target, startup, and scale row.
     const bySection = (s: string) => report.targets.filter((t) => t.section === s).length;
     expect(bySection('routing')).toBe(2);
     expect(bySection('decisions')).toBe(report.decisions!.checks.filter((c) => c.binding).length);
     expect(bySection('startup')).toBe(1);
     expect(bySection('scale')).toBe(4);
+    expect(bySection('serve')).toBe(1);
     for (const t of report.targets) expect(['MET', 'MISSED']).toContain(t.result);
 
     const text = formatReport(report);
-    for (const heading of ['## 1. Routing', '## 2. Decision quality', '## 3. CLI start-up', '## 4. Scale', '## 5. Write path', '## Targets']) expect(text).toContain(heading);
+    for (const heading of ['## 1. Routing', '## 2. Decision quality', '## 3. CLI start-up', '## 4. Scale', '## 5. Write path', '## 6. Service', '## Targets']) expect(text).toContain(heading);
     expect(text).toMatch(/^machine: .+ cores, .+ RAM/m);
     expect(text).toMatch(/^node: v\d+/m);
     const json = JSON.parse(JSON.stringify(report)) as typeof report;

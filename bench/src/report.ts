@@ -6,6 +6,7 @@ import { benchScale, formatScale, type ScaleBenchResult } from './scale.js';
 import { benchStartup, formatStartup, type StartupBenchResult } from './startup.js';
 import { fmtBytes, fmtInt, fmtMB, fmtMs, fmtRate, renderTable, type Verdict } from './stats.js';
 import { benchWrite, formatWrite, type WriteBenchResult } from './write.js';
+import { benchServe, formatServe, type ServeBenchResult } from './serve.js';
 
 /** Everything one run measures, with the sizes it used: the `--json` document. */
 export interface BenchPlan {
@@ -16,6 +17,7 @@ export interface BenchPlan {
   startup: { runs: number; warmup: number };
   scale: { outcomes: number; runs: number; batch: number; buildBudgetMs: number };
   write: { processes: number[]; rounds: number; durationMs: number };
+  serve: { durationS: number; connections: number; cliPairs: number; cliWorkers: number; dashboardSamples: number };
   keep: boolean;
 }
 
@@ -29,6 +31,7 @@ export function planFor(options: { quick: boolean; only: readonly Section[]; sca
     startup: { runs: q ? 10 : 30, warmup: q ? 2 : 3 },
     scale: { outcomes: options.scaleOutcomes ?? (q ? 20_000 : 1_000_000), runs: q ? 3 : 5, batch: 10_000, buildBudgetMs: (q ? 2 : 20) * 60_000 },
     write: { processes: [1, 8], rounds: q ? 2 : 3, durationMs: q ? 1000 : 3000 },
+    serve: { durationS: q ? 3 : 10, connections: 64, cliPairs: q ? 8 : 32, cliWorkers: 8, dashboardSamples: q ? 20 : 200 },
     keep: options.keep ?? false,
   };
 }
@@ -68,6 +71,7 @@ export interface BenchReport {
   startup?: StartupBenchResult;
   scale?: ScaleBenchResult;
   write?: WriteBenchResult;
+  serve?: ServeBenchResult;
   /** A section that failed to run (the harness is broken there); the run exits non-zero. */
   errors: Array<{ section: Section; message: string }>;
   targets: TargetLine[];
@@ -96,6 +100,9 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void = ()
           break;
         case 'write':
           report.write = await benchWrite(plan.write);
+          break;
+        case 'serve':
+          report.serve = await benchServe({ ...plan.serve, keep: plan.keep });
           break;
       }
     } catch (error) {
@@ -175,6 +182,23 @@ function targetLines(r: BenchReport): TargetLine[] {
       });
     }
   }
+  if (r.serve) {
+    const s = r.serve;
+    const met = s.pairs.tasksPerSec >= s.targets.tasksPerSec && s.pairs.latencyMs.p99 < s.targets.p99Ms && s.ratio >= s.targets.ratio;
+    lines.push({
+      section: 'serve',
+      target: `route+record through the server (file store, ${s.connections} clients): >= ${fmtInt(s.targets.tasksPerSec)} tasks/s, p99 < ${s.targets.p99Ms} ms, >= ${s.targets.ratio}x the CLI path`,
+      measured: `${fmtRate(s.pairs.tasksPerSec)}, p99 ${fmtMs(s.pairs.latencyMs.p99)}, ${s.ratio.toFixed(0)}x (CLI ${fmtRate(s.cli.tasksPerSec)})${quick ? ', quick' : ''}`,
+      result: met ? 'MET' : 'MISSED',
+      ...(met
+        ? {}
+        : {
+            note:
+              'a batch holds the project lock (mkdir), re-reads the state, the role bundle on disk and the aggregates, appends + fsyncs the ledger and rewrites aggregates.json (fsync + rename) per route batch and per outcome batch; ' +
+              'keeping state and aggregates in memory between batches (the server is the only writer in its process) and reading the bundle only when its files change would leave the two fsyncs per batch',
+          }),
+    });
+  }
   return lines;
 }
 
@@ -215,6 +239,7 @@ export function formatReport(r: BenchReport): string {
   if (r.startup) samples.push(`startup ${r.startup.runs} runs each`);
   if (r.scale) samples.push(`scale ${fmtInt(r.scale.build.outcomes)} outcomes x ${r.scale.runs} runs/row`);
   if (r.write) samples.push(`write ${r.write.rows[0]?.rounds ?? 0} rounds x ${fmtMs(r.write.durationMs)}`);
+  if (r.serve) samples.push(`serve ${r.serve.durationS.toFixed(0)} s x ${r.serve.connections} clients, CLI ${r.serve.cli.pairs} pairs`);
   out.push(`samples: ${samples.join('; ') || '-'}`);
   const section = (title: string, lines: string[]) => out.push('', `## ${title}`, '', ...lines);
   if (r.routing) section('1. Routing: in-memory decisions per second, 20 % canary', [...r.routing.notes.map((n) => `note: ${n}`), '', ...formatRouting(r.routing)]);
@@ -222,6 +247,7 @@ export function formatReport(r: BenchReport): string {
   if (r.startup) section('3. CLI start-up', formatStartup(r.startup));
   if (r.scale) section('4. Scale: status and evaluate over a large ledger', formatScale(r.scale));
   if (r.write) section('5. Write path: durable outcome records', formatWrite(r.write));
+  if (r.serve) section('6. Service: bernstein serve under load', formatServe(r.serve));
   if (r.targets.length > 0) {
     section(
       'Targets',

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isBernsteinError } from '@bernstein/store';
+import { createRolloutFacade, startServer, type RunningServer } from '@bernstein/server';
 import { Terminal } from './output.js';
 import { builtInScenario, loadScenario } from './scenario.js';
 import { DEFAULT_SCENARIO_YAML } from './scenarios/default.js';
@@ -20,6 +21,7 @@ interface CliOptions {
   taskTimeoutMs: number;
   json?: boolean;
   report: boolean;
+  serve?: boolean | string;
 }
 
 function positiveInt(name: string, max: number) {
@@ -52,12 +54,14 @@ export function buildCli(): Command {
     .option('--task-timeout-ms <n>', 'time limit per task for the agent and its gates; running out is a failure', positiveInt('--task-timeout-ms', 86_400_000), 120_000)
     .option('--json', 'print a JSON summary on stdout (progress goes to stderr)')
     .option('--no-report', 'do not write the HTML report')
+    .option('--serve [port]', 'also run `bernstein serve` on the workspace (127.0.0.1, default port 8080) and print the live dashboard URL; keeps serving after the story until Ctrl-C')
     .addHelpText(
       'after',
       `
 Examples:
   $ pnpm demo
   $ pnpm demo --seed 7 --concurrency 8
+  $ pnpm demo --serve              # watch it on the live dashboard
   $ pnpm demo --print-scenario > my-story.yaml && pnpm demo --scenario my-story.yaml
   $ pnpm demo --agent-cmd './my-agent.sh' --gate 'npm test' --gate 'npx tsc --noEmit'
 `,
@@ -89,6 +93,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const seed = options.seed ?? loaded.scenario.seed ?? 42;
     const agent: AgentOptions =
       options.agentCmd !== undefined ? { kind: 'process', agentCmd: options.agentCmd, gates: options.gate, timeoutMs: options.taskTimeoutMs } : { kind: 'simulated' };
+    const servePort = options.serve === undefined || options.serve === false ? null : options.serve === true ? 8080 : positiveInt('--serve', 65535)(options.serve);
+    let server: RunningServer | null = null;
     const story = new Story({
       scenario: loaded.scenario,
       scenarioText: loaded.text,
@@ -100,6 +106,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       agent,
       terminal,
       report: options.report,
+      ...(servePort !== null
+        ? {
+            onProject: async (project) => {
+              server = await startServer({ facade: createRolloutFacade(project, { closeRollout: false }), port: servePort, log: (line) => process.stderr.write(`${line}\n`) });
+              terminal.line(terminal.colors.bold(`live dashboard: ${server.url}/   (API: ${server.url}/openapi.json)`));
+            },
+          }
+        : {}),
     });
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -122,10 +136,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     try {
       const result = await story.run();
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      if (server !== null) await serveUntilSignal(server, terminal, onSignal);
       return result.exitCode;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      await (server as RunningServer | null)?.close();
     }
   } catch (error) {
     terminal.clearStatus();
@@ -148,3 +164,16 @@ main(process.argv).then(
     process.exitCode = 70;
   },
 );
+
+/** After the story: the dashboard stays up until SIGINT / SIGTERM, then the server drains. */
+async function serveUntilSignal(server: RunningServer, terminal: Terminal, storyHandler: (signal: NodeJS.Signals) => void): Promise<void> {
+  process.off('SIGINT', storyHandler);
+  process.off('SIGTERM', storyHandler);
+  terminal.line(`the story is over; the dashboard stays up at ${server.url}/ (Ctrl-C to stop)`);
+  // Listeners stay installed while the server drains: a signal nobody handles would be re-raised
+  // by the lock library's exit hook and kill the process mid-drain.
+  await new Promise<void>((resolve) => {
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
+  });
+}

@@ -32,6 +32,8 @@ export interface StoryOptions {
   terminal: Terminal;
   /** Write the HTML report at the end (default true). */
   report?: boolean;
+  /** Called once the workspace's project is open, before any task runs (`--serve` starts the server here). */
+  onProject?: (project: Rollout) => Promise<void>;
 }
 
 export interface ArmTally {
@@ -168,6 +170,7 @@ export class Story {
       store: new FileStore(ws.dir),
       newCanaryId: () => createHash('sha256').update(`${seed}:${ws.run}:canary:${canaries++}`).digest('hex').slice(0, 12),
     });
+    await this.options.onProject?.(this.project);
     const config = await this.project.config();
     this.minCanaryTasks = config.canary.minCanaryTasks;
     this.rollbackMargin = config.canary.rollbackMargin;
