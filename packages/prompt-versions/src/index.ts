@@ -56,3 +56,4 @@ export {
   type TaskEntry,
 } from './ledger.js';
 export { FileTaskIndex, type TaskIndex } from './task-index.js';
+export { isGateResults, isLedgerRecord, isMetricValue, isTaskId } from './ledger-check.js';

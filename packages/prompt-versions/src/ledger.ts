@@ -1,7 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
-import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
 import { isReservedName } from './bundle.js';
+import { isLedgerRecord } from './ledger-check.js';
 import type { TaskIndex } from './task-index.js';
 
 /**
@@ -61,7 +62,7 @@ export type OutcomeRecord = z.infer<typeof OutcomeRecordSchema>;
 export const LedgerRecordSchema = z.discriminatedUnion('type', [AssignmentRecordSchema, OutcomeRecordSchema]);
 export type LedgerRecord = z.infer<typeof LedgerRecordSchema>;
 
-export const ledgerLog: LogSpec<typeof LedgerRecordSchema> = { label: 'ledger', currentVersion: 1, schema: LedgerRecordSchema };
+export const ledgerLog: LogSpec<typeof LedgerRecordSchema> = { label: 'ledger', currentVersion: 1, schema: LedgerRecordSchema, accepts: isLedgerRecord };
 
 /** Where a reader stopped, to resume from there. */
 export interface LedgerCursor {
@@ -92,10 +93,15 @@ export class FileLedger implements LedgerStore {
 
   /** Takes the project lock (reentrant: callers composing a larger transaction may hold it). */
   async append(records: readonly LedgerRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await withProjectLock(this.paths, async (lock) => {
+    await this.appendAt(records);
+  }
+
+  /** `append`, saying where the records landed (null when there was nothing to write). */
+  async appendAt(records: readonly LedgerRecord[]): Promise<AppendResult | null> {
+    if (records.length === 0) return null;
+    return withProjectLock(this.paths, async (lock) => {
       lock.assertHeld();
-      await appendRecords(this.paths.ledger, records);
+      return appendRecords(this.paths.ledger, records);
     });
   }
 

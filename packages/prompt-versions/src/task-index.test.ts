@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectPaths, type ProjectPaths } from '@bernstein/store';
 import { FileLedger, LedgerIndex, type LedgerRecord, type OutcomeRecord } from './ledger.js';
-import { FileTaskIndex } from './task-index.js';
+import { crc32 } from 'node:zlib';
+import { FileTaskIndex, taskIndexFiles } from './task-index.js';
 import { assign, makeProject } from './test-helpers.js';
 
 const outcome = (taskId: string, passed: boolean): OutcomeRecord => ({ ...assign(taskId), type: 'outcome', passed });
@@ -74,10 +75,13 @@ describe('FileTaskIndex', () => {
     const index = new FileTaskIndex(ledger, paths);
     await index.catchUp();
     await index.append([assign('a'), assign('b', 'canary', 'cccccccccccc')]);
-    // Saved at the first append because there was no index yet.
-    const saved = await readFile(paths.taskIndex);
+    // Saved at the first append because there was no index yet: a manifest naming one segment.
+    const [manifest, segment, ...more] = taskIndexFiles(paths);
+    expect(more).toEqual([]);
+    const saved = await readFile(manifest!);
     expect(saved.subarray(0, 4).toString('latin1')).toBe('BTIX');
-    expect(saved.length).toBe(64 + 2 * 40);
+    expect(saved.length).toBe(56 + 32 + 4);
+    expect((await readFile(segment!)).length).toBe(32 + 2 * 40);
     // Another writer (no index update) appends after it.
     await ledger.append([outcome('b', false), assign('c')]);
     const fresh = new FileTaskIndex(ledger, paths);
@@ -95,6 +99,8 @@ describe('FileTaskIndex', () => {
     await first.catchUp();
     await first.append([assign('a'), assign('b'), outcome('a', true)]);
     const good = await readFile(paths.taskIndex);
+    const segment = taskIndexFiles(paths)[1]!;
+    const goodSegment = await readFile(segment);
     const reference = new LedgerIndex(ledger);
     const ids = ['a', 'b', 'c', 'zzz'];
 
@@ -102,16 +108,16 @@ describe('FileTaskIndex', () => {
     await writeFile(paths.taskIndex, 'not an index');
     await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, ids);
 
-    // Entries that point at the wrong lines: swap the two tasks' assignment offsets.
-    const swapped = Buffer.from(good);
-    const first16 = swapped.readDoubleLE(64 + 16);
-    swapped.writeDoubleLE(swapped.readDoubleLE(64 + 40 + 16), 64 + 16);
-    swapped.writeDoubleLE(first16, 64 + 40 + 16);
-    await writeFile(paths.taskIndex, swapped);
+    // Entries that point at the wrong lines: swap the two tasks' assignment offsets, with the
+    // checksums made to match (so only the lookup's check of the line can notice).
+    await writeFile(paths.taskIndex, good);
+    await writeFile(segment, withChecksums(swapSegmentOffsets(goodSegment)));
+    await rewriteManifestChecksum(paths.taskIndex, crc32(swapSegmentOffsets(goodSegment).subarray(32)), 0);
     await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, ids);
 
     // A ledger replaced by a different one: the fingerprint no longer matches.
     await writeFile(paths.taskIndex, good);
+    await writeFile(segment, goodSegment);
     await rm(paths.ledger);
     await ledger.append([assign('c'), assign('b', 'canary', 'cccccccccccc')]);
     const replaced = new LedgerIndex(ledger);
@@ -164,3 +170,27 @@ describe('FileTaskIndex', () => {
     expect((await fresh.get('t2'))?.assignment.taskId).toBe('t2');
   });
 });
+
+/** A segment with its first two entries' assignment offsets swapped. */
+function swapSegmentOffsets(segment: Buffer): Buffer {
+  const out = Buffer.from(segment);
+  const first = out.readDoubleLE(32 + 16);
+  out.writeDoubleLE(out.readDoubleLE(32 + 40 + 16), 32 + 16);
+  out.writeDoubleLE(first, 32 + 40 + 16);
+  return out;
+}
+
+/** A segment whose header checksum matches its (edited) entries. */
+function withChecksums(segment: Buffer): Buffer {
+  const out = Buffer.from(segment);
+  out.writeUInt32LE(crc32(out.subarray(32)), 24);
+  return out;
+}
+
+/** Put `crc` as segment `at`'s checksum in the manifest, and fix the manifest's own checksum. */
+async function rewriteManifestChecksum(file: string, crc: number, at: number): Promise<void> {
+  const bytes = await readFile(file);
+  bytes.writeUInt32LE(crc, 56 + at * 32 + 16);
+  bytes.writeUInt32LE(crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
+  await writeFile(file, bytes);
+}

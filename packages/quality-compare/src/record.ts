@@ -4,6 +4,7 @@ import { applyAutomaticDecision, type AuditEvent, type FileProject } from '@bern
 import { z } from 'zod';
 import { currentAggregates, foldOutcome, saveAggregates } from './aggregates.js';
 import { evaluateCanary, mightDecide } from './evaluate.js';
+import { isOutcomeInput } from './outcome-input-check.js';
 
 /** One outcome as an orchestrator reports it (an NDJSON line of `canary record --from`). */
 export const OutcomeInputSchema = z.strictObject({
@@ -107,7 +108,8 @@ async function recordBatch(project: FileProject, items: readonly RecordItem[], r
         skip({ line: item.line, taskId: null, code: 'MALFORMED_LINE', message: item.error });
         continue;
       }
-      const parsed = OutcomeInputSchema.safeParse(item.value);
+      // Most lines pass the hand-written check; the schema decides (and explains) the rest.
+      const parsed = isOutcomeInput(item.value) ? { success: true as const, data: item.value } : OutcomeInputSchema.safeParse(item.value);
       if (!parsed.success) {
         const taskId = typeof (item.value as { taskId?: unknown })?.taskId === 'string' ? (item.value as { taskId: string }).taskId : null;
         skip({ line: item.line, taskId, code: 'MALFORMED_LINE', message: formatZodIssues(parsed.error.issues) });

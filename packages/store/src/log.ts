@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,6 +25,11 @@ export interface LogSpec<Schema extends z.ZodType> {
   schema: Schema;
   /** migrations[v] upgrades a record of version v to v + 1. */
   migrations?: Record<number, (record: Record<string, unknown>) => Record<string, unknown>>;
+  /**
+   * A fast check for the hot paths (a JSON.parse'd record of the current version): true only if
+   * `schema` accepts the record and returns it unchanged. On false the schema decides.
+   */
+  accepts?: (record: unknown) => boolean;
 }
 
 export const TORN_TAIL_KEY = '$tornTail';
@@ -35,6 +41,8 @@ export interface AppendResult {
   endOffset: number;
   /** A torn tail from an earlier crash was found and fenced off with a marker line. */
   fencedTornTail: boolean;
+  /** Where each record's line starts (so a caller can index what it wrote without reading it back). */
+  recordOffsets: number[];
 }
 
 /** Append records as JSON lines. Call under the project lock. `durable` fsyncs before returning. */
@@ -51,14 +59,21 @@ export async function appendRecords(file: string, records: readonly unknown[], o
         prefix = `\n${JSON.stringify({ [TORN_TAIL_KEY]: { at: new Date().toISOString(), offset: size } })}\n`;
       }
     }
-    if (records.length === 0 && !prefix) return { startOffset: size, endOffset: size, fencedTornTail: false };
+    if (records.length === 0 && !prefix) return { startOffset: size, endOffset: size, fencedTornTail: false, recordOffsets: [] };
     let body = prefix;
-    for (const record of records) body += `${JSON.stringify(record)}\n`;
+    const recordOffsets: number[] = [];
+    let offset = size + Buffer.byteLength(prefix);
+    for (const record of records) {
+      const line = `${JSON.stringify(record)}\n`;
+      recordOffsets.push(offset);
+      offset += Buffer.byteLength(line);
+      body += line;
+    }
     const bytes = Buffer.from(body, 'utf8');
     assertLocksHeld();
     await handle.write(bytes, 0, bytes.length, null);
     if (options.durable !== false) await handle.sync();
-    return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '' };
+    return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '', recordOffsets };
   } finally {
     await handle.close();
   }
@@ -249,7 +264,41 @@ function checkRecord<Schema extends z.ZodType>(spec: LogSpec<Schema>, raw: unkno
     if (!migrate) return `no migration for ${spec.label} record version ${v}`;
     record = { ...migrate(record), v: v + 1 };
   }
+  if (spec.accepts?.(record)) return { record: record as z.output<Schema> };
   const result = spec.schema.safeParse(record);
   if (!result.success) return `invalid ${spec.label} record: ${formatZodIssues(result.error.issues)}`;
   return { record: result.data };
+}
+
+/** Bytes before an offset that a fingerprint covers. */
+export const FINGERPRINT_SPAN = 4096;
+
+/**
+ * SHA-256 (first 16 bytes) of a log's last FINGERPRINT_SPAN bytes before `offset`: what derived
+ * files (the task index, aggregate checkpoints) keep to notice that the log they were made from
+ * was replaced or truncated. A missing file reads as empty.
+ */
+export function logFingerprint(file: string, offset: number): Buffer {
+  const span = Math.min(offset, FINGERPRINT_SPAN);
+  const bytes = Buffer.alloc(span);
+  if (span > 0) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return createHash('sha256').update(Buffer.alloc(0)).digest().subarray(0, 16);
+      throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
+    }
+    try {
+      let done = 0;
+      while (done < span) {
+        const n = readSync(fd, bytes, done, span - done, offset - span + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return createHash('sha256').update(bytes).digest().subarray(0, 16);
 }
