@@ -1,5 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
-import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { appendRecords, LogRecordReader, MalformedFileError, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
 import { isReservedName } from './bundle.js';
 import { isLedgerRecord } from './ledger-check.js';
@@ -89,6 +88,7 @@ export class FileLedger implements LedgerStore {
 
   constructor(private readonly paths: ProjectPaths) {
     this.name = paths.ledger;
+    this.reader = new LogRecordReader(paths.ledger, ledgerLog);
   }
 
   /** Takes the project lock (reentrant: callers composing a larger transaction may hold it). */
@@ -111,30 +111,19 @@ export class FileLedger implements LedgerStore {
   }
 
   /** Kept open between recordAt calls, until closeReader(). */
-  private readerFd: number | undefined;
+  private readonly reader: LogRecordReader<typeof LedgerRecordSchema>;
 
   /**
    * The record whose line starts at `offset` (from `read`), or null if there is none there.
    * Keeps the ledger open for the next call; closeReader() closes it.
    */
   recordAt(offset: number): LedgerRecord | null {
-    if (this.readerFd === undefined) {
-      try {
-        this.readerFd = openSync(this.paths.ledger, 'r');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new BernsteinError('IO_ERROR', `${this.paths.ledger}: cannot read (${(error as Error).message})`, { file: this.paths.ledger }, { cause: error });
-      }
-    }
-    return readRecordAt(this.paths.ledger, ledgerLog, offset, this.readerFd);
+    return this.reader.recordAt(offset);
   }
 
   /** Close what recordAt keeps open (a later call opens the ledger again, e.g. after it was replaced). */
   closeReader(): void {
-    if (this.readerFd === undefined) return;
-    const fd = this.readerFd;
-    this.readerFd = undefined;
-    closeSync(fd);
+    this.reader.close();
   }
 }
 

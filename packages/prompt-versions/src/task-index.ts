@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -84,7 +84,8 @@ interface Segment {
 }
 
 export function taskKey(taskId: string): Buffer {
-  return createHash('sha256').update(taskId, 'utf8').digest().subarray(0, KEY_BYTES);
+  // The one-shot hash: about half the cost of createHash().update().digest() for a short string.
+  return hash('sha256', taskId, 'buffer').subarray(0, KEY_BYTES);
 }
 
 export class FileTaskIndex implements TaskIndex {
@@ -96,9 +97,12 @@ export class FileTaskIndex implements TaskIndex {
   private readonly tail = new Map<string, TailEntry>();
   /**
    * The latest assignments folded by this object, parsed: a long-lived process that routes a
-   * task and records its outcome soon after reads no line back. Oldest dropped first.
+   * task and records its outcome soon after reads no line back. Two generations, the older
+   * dropped whole when the newer fills (dropping entries one by one from the front of a Map
+   * makes every drop walk past the ones deleted before it).
    */
-  private readonly recent = new Map<string, { offset: number; record: AssignmentRecord }>();
+  private recent = new Map<string, { offset: number; record: AssignmentRecord }>();
+  private olderRecent = new Map<string, { offset: number; record: AssignmentRecord }>();
   private cursor_: LedgerCursor = LEDGER_START;
   private loaded = false;
   private mustSave = false;
@@ -169,7 +173,7 @@ export class FileTaskIndex implements TaskIndex {
 
   /** Read the lines an entry points at; null if they are not this task's. */
   private resolve(taskId: string, entry: TailEntry): TaskEntry | null {
-    const cached = this.recent.get(taskId);
+    const cached = this.recent.get(taskId) ?? this.olderRecent.get(taskId);
     const assignment = cached?.offset === entry.assignOffset ? cached.record : this.ledger.recordAt(entry.assignOffset);
     if (!assignment || assignment.type !== 'assign' || assignment.taskId !== taskId) return null;
     if (entry.outcomeOffset < 0) return { assignment, outcome: null };
@@ -181,9 +185,11 @@ export class FileTaskIndex implements TaskIndex {
   private fold(record: LedgerRecord, line: number, offset: number): void {
     if (record.type === 'assign') {
       this.tail.set(record.taskId, { assignOffset: offset, outcomeOffset: -1, outcomeLine: 0 });
-      this.recent.delete(record.taskId);
       this.recent.set(record.taskId, { offset, record });
-      if (this.recent.size > RECENT_ASSIGNMENTS) this.recent.delete(this.recent.keys().next().value!);
+      if (this.recent.size >= RECENT_ASSIGNMENTS / 2) {
+        this.olderRecent = this.recent;
+        this.recent = new Map();
+      }
       return;
     }
     let entry = this.tail.get(record.taskId);
@@ -235,6 +241,7 @@ export class FileTaskIndex implements TaskIndex {
     this.tail.clear();
     this.keys.clear();
     this.recent.clear();
+    this.olderRecent.clear();
     this.loaded = true;
     this.mustSave = true;
     // New segments never take the name of one on disk (which an old manifest may still name).
@@ -267,9 +274,12 @@ export class FileTaskIndex implements TaskIndex {
 
   /** Write the folded tail as a new segment, merge segments of equal size, replace the manifest. */
   private async save(): Promise<void> {
-    const folded = [...this.tail].map(([taskId, entry]) => ({ key: this.keyOf(taskId), entry }));
+    const folded = [...this.tail].map(([taskId, entry]) => {
+      const key = this.keyOf(taskId);
+      return { key, head: key.readUInt32BE(0), entry };
+    });
     // The first 32 bits settle almost every comparison without a call into Buffer#compare.
-    folded.sort((a, b) => a.key.readUInt32BE(0) - b.key.readUInt32BE(0) || a.key.compare(b.key));
+    folded.sort((a, b) => a.head - b.head || a.key.compare(b.key));
     const entries = Buffer.alloc(folded.length * ENTRY_BYTES);
     folded.forEach(({ key, entry }, i) => writeEntry(entries, i, key, entry));
 

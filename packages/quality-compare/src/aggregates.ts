@@ -1,4 +1,4 @@
-import { BernsteinError, defineJsonDocument, isBernsteinError, MalformedFileError, withProjectLock } from '@bernstein/store';
+import { BernsteinError, defineJsonDocument, defineLogCheckpoints, isBernsteinError, MalformedFileError, withProjectLock } from '@bernstein/store';
 import { LEDGER_START, type LedgerCursor, type OutcomeRecord } from '@bernstein/prompt-versions';
 import type { FileProject } from '@bernstein/canary-router';
 import { stat } from 'node:fs/promises';
@@ -29,6 +29,13 @@ export const aggregatesDocument = defineJsonDocument({
   empty: (): Aggregates => ({ schemaVersion: 1, cursor: { ...LEDGER_START }, canaries: {}, stable: {} }),
 });
 
+/**
+ * The aggregates as they stood every few MiB of ledger (`.sdd/cache/checkpoints/`): with the
+ * cache deleted, damaged-and-deleted or far behind, a command folds only the ledger after the
+ * newest checkpoint.
+ */
+export const aggregateCheckpoints = defineLogCheckpoints({ name: 'aggregates', schema: AggregatesSchema });
+
 /** Fold one outcome in (mutates `aggregates`: this runs once per ledger line). */
 export function foldOutcome(aggregates: Aggregates, outcome: OutcomeRecord): void {
   const sample = {
@@ -52,7 +59,7 @@ export function foldOutcome(aggregates: Aggregates, outcome: OutcomeRecord): voi
  * callers that hold the project lock may save the result.
  */
 export async function currentAggregates(project: FileProject): Promise<{ aggregates: Aggregates; warnings: string[] }> {
-  const aggregates = await aggregatesDocument.load(project.paths.aggregates);
+  let aggregates = await aggregatesDocument.load(project.paths.aggregates);
   let ledgerSize = 0;
   try {
     ledgerSize = (await stat(project.paths.ledger)).size;
@@ -65,6 +72,8 @@ export async function currentAggregates(project: FileProject): Promise<{ aggrega
       `covers ${aggregates.cursor.offset} bytes of the ledger but ${project.paths.ledger} has ${ledgerSize}; the ledger was replaced or truncated (delete the aggregates file to rebuild it from the ledger)`,
     );
   }
+  const checkpoint = await aggregateCheckpoints.latest(project.paths.checkpoints, project.paths.ledger, { after: aggregates.cursor.offset, upTo: ledgerSize });
+  if (checkpoint) aggregates = { ...checkpoint.state, cursor: checkpoint.cursor };
   const from = aggregates.cursor.offset;
   const { cursor, warnings } = await project.ledger.read(aggregates.cursor, (record) => {
     if (record.type === 'outcome') foldOutcome(aggregates, record);
@@ -99,8 +108,10 @@ async function saveIfAhead(project: FileProject, aggregates: Aggregates): Promis
   }
 }
 
-export function saveAggregates(project: FileProject, aggregates: Aggregates): Promise<void> {
-  return aggregatesDocument.save(project.paths.aggregates, aggregates);
+/** Save the cache, and a checkpoint when one is due. Under the project lock. */
+export async function saveAggregates(project: FileProject, aggregates: Aggregates, options: { checkpointEveryBytes?: number } = {}): Promise<void> {
+  await aggregatesDocument.save(project.paths.aggregates, aggregates);
+  await aggregateCheckpoints.saveIfDue(project.paths.checkpoints, project.paths.ledger, { cursor: aggregates.cursor, state: aggregates }, { everyBytes: options.checkpointEveryBytes });
 }
 
 export type { LedgerCursor, ArmStats };

@@ -44,6 +44,22 @@ export function evaluateCanary(config: ProjectConfig, canary: Canary, aggregates
 }
 
 const compiledCache = new Map<string, CompiledSettings>();
+/** Settings compiled per config object and canary policy: recording asks once per outcome. */
+const compiledByConfig = new WeakMap<ProjectConfig, Map<string | null | undefined, { settings: DecisionSettings; compiled: CompiledSettings }>>();
+
+function compiledFor(config: ProjectConfig, canary: Canary): { settings: DecisionSettings; compiled: CompiledSettings } {
+  let byPolicy = compiledByConfig.get(config);
+  if (!byPolicy) compiledByConfig.set(config, (byPolicy = new Map()));
+  let found = byPolicy.get(canary.policy);
+  if (!found) {
+    const settings = decisionSettings(config, canary);
+    const key = JSON.stringify(settings);
+    let compiled = compiledCache.get(key);
+    if (!compiled) compiledCache.set(key, (compiled = compileSettings(settings)));
+    byPolicy.set(canary.policy, (found = { settings, compiled }));
+  }
+  return found;
+}
 
 /**
  * A cheap test that `evaluateCanary` could return something other than `continue`: the
@@ -52,15 +68,27 @@ const compiledCache = new Map<string, CompiledSettings>();
  * every outcome, so it only pays that when the verdict is not `continue` or a guardrail is breached.
  */
 export function mightDecide(config: ProjectConfig, canary: Canary, aggregates: Aggregates): boolean {
-  const settings = decisionSettings(config, canary);
-  const key = JSON.stringify(settings);
-  let compiled = compiledCache.get(key);
-  if (!compiled) compiledCache.set(key, (compiled = compileSettings(settings)));
-  const { stable, canary: arm } = windowStats(canaryWindow(aggregates, canary));
+  const { settings, compiled } = compiledFor(config, canary);
+  const window = canaryWindow(aggregates, canary);
+  const guarded = GUARDRAIL_METRICS.filter((metric) => settings.guardrails[metric]);
+  if (guarded.length === 0) {
+    // Without guardrails only the pooled counts matter: sum them instead of pooling whole arms.
+    let stablePassed = 0;
+    let stableTasks = 0;
+    let canaryPassed = 0;
+    let canaryTasks = 0;
+    for (const epoch of window) {
+      stablePassed += epoch.stable.passed;
+      stableTasks += epoch.stable.tasks;
+      canaryPassed += epoch.canary.passed;
+      canaryTasks += epoch.canary.tasks;
+    }
+    return countsVerdict(compiled, stablePassed, stableTasks, canaryPassed, canaryTasks).action !== 'continue';
+  }
+  const { stable, canary: arm } = windowStats(window);
   // The same guardrail check `decide` runs first (a normal approximation: cheap).
-  for (const metric of GUARDRAIL_METRICS) {
-    const guardrail = settings.guardrails[metric];
-    if (guardrail && checkGuardrail(metric, stable[metric], arm[metric], guardrail, settings.minCanaryTasks)?.breached) return true;
+  for (const metric of guarded) {
+    if (checkGuardrail(metric, stable[metric], arm[metric], settings.guardrails[metric]!, settings.minCanaryTasks)?.breached) return true;
   }
   return countsVerdict(compiled, stable.passed, stable.tasks, arm.passed, arm.tasks).action !== 'continue';
 }

@@ -21,6 +21,8 @@ export interface ProjectPaths {
   aggregates: string;
   /** Derived, rebuildable: the ledger's task ids hashed and sorted, pointing at their lines. */
   taskIndex: string;
+  /** Derived, rebuildable: folds of the ledger (aggregates) as they stood at earlier offsets. */
+  checkpoints: string;
   /** The inter-process lock every writer takes. */
   lock: string;
 }
@@ -39,6 +41,7 @@ export function projectPaths(root: string): ProjectPaths {
     audit: join(sdd, 'audit.jsonl'),
     aggregates: join(sdd, 'cache', 'aggregates.json'),
     taskIndex: join(sdd, 'cache', 'tasks.idx'),
+    checkpoints: join(sdd, 'cache', 'checkpoints'),
     lock: join(sdd, 'lock'),
   };
 }
