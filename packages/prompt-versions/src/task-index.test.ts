@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectPaths, type ProjectPaths } from '@bernstein/store';
@@ -168,6 +169,99 @@ describe('FileTaskIndex', () => {
     await fresh.catchUp();
     expect((await fresh.get('t1'))?.assignment.taskId).toBe('t1');
     expect((await fresh.get('t2'))?.assignment.taskId).toBe('t2');
+  });
+});
+
+describe('FileTaskIndex segments and manifest (crash safety)', () => {
+  /** A saved index of several segments, and the reference answers. */
+  async function savedIndex() {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    for (let batch = 0; batch < 5; batch++) {
+      await index.append(Array.from({ length: 3 }, (_, i) => assign(`t-${batch}-${i}`)));
+      if (batch > 1) await index.append([outcome(`t-${batch - 2}-0`, batch % 2 === 0)]);
+    }
+    const ids = [...Array.from({ length: 5 }, (_, b) => Array.from({ length: 3 }, (_, i) => `t-${b}-${i}`)).flat(), 'unknown'];
+    const files = taskIndexFiles(paths);
+    expect(files.length).toBeGreaterThan(2); // the manifest and at least two segments
+    return { paths, ledger, ids, files, reference: new LedgerIndex(ledger) };
+  }
+
+  /** After any damage, a fresh index answers like the ledger, and its next save leaves a consistent index. */
+  async function expectRecovers(paths: ProjectPaths, ledger: FileLedger, reference: LedgerIndex, ids: readonly string[]) {
+    const fresh = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await expectSameAnswers(fresh, reference, ids);
+    await fresh.append([assign('after-damage')]);
+    const listed = taskIndexFiles(paths);
+    const onDisk = (await readdir(dirname(paths.taskIndex))).filter((name) => name.endsWith('.seg')).map((name) => join(dirname(paths.taskIndex), name));
+    expect(onDisk.sort()).toEqual(listed.slice(1).sort());
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, [...ids, 'after-damage']);
+  }
+
+  it('a torn segment (cut short by a crash) is noticed and the index rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    const segment = files[1]!;
+    await truncate(segment, (await readFile(segment)).length - 20);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a missing segment is noticed and the index rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    await rm(files[files.length - 1]!);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a damaged segment (a flipped bit in a key) fails its checksum and the index is rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    const bytes = await readFile(files[1]!);
+    bytes[32 + 3]! ^= 0x10;
+    await writeFile(files[1]!, bytes);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a damaged manifest, or one of the earlier format, is rebuilt', async () => {
+    const { paths, ledger, ids, reference } = await savedIndex();
+    const manifest = await readFile(paths.taskIndex);
+    manifest[9]! ^= 0x01; // the ledger offset it covers
+    await writeFile(paths.taskIndex, manifest);
+    await expectRecovers(paths, ledger, reference, ids);
+    // Format 1 (one sorted file) is not read: rebuilt in the current format.
+    const v1 = Buffer.alloc(64);
+    v1.write('BTIX', 0, 'latin1');
+    v1.writeUInt32LE(1, 4);
+    await writeFile(paths.taskIndex, v1);
+    await expectRecovers(paths, ledger, reference, ids);
+    expect((await readFile(paths.taskIndex)).readUInt32LE(4)).toBe(2);
+  });
+
+  it('a stale index (an older one put back) catches up from where it stopped; segments a crash left unlisted are removed', async () => {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    await index.append([assign('a'), assign('b')]);
+    const oldFiles = await Promise.all(taskIndexFiles(paths).map(async (file) => ({ file, bytes: await readFile(file) })));
+    await index.append([outcome('a', true), assign('c')]);
+    await index.append([assign('d'), outcome('c', false)]);
+    // The older manifest and its segments put back (later segments stay on disk, unlisted).
+    for (const { file, bytes } of oldFiles) await writeFile(file, bytes);
+    await writeFile(join(dirname(paths.taskIndex), 'tasks-99999999.seg'), 'left by a crash before its manifest was written');
+    const reference = new LedgerIndex(ledger);
+    await expectRecovers(paths, ledger, reference, ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('keeps few segments: merges runs of equal size as they are saved', async () => {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    for (let i = 0; i < 64; i++) await index.append([assign(`t-${i}`)]);
+    // A binary counter of 64 saves of one task each: one segment of 64 entries.
+    const [, ...segments] = taskIndexFiles(paths);
+    expect(segments).toHaveLength(1);
+    expect((await readFile(segments[0]!)).length).toBe(32 + 64 * 40);
+    await index.append([assign('t-64')]);
+    expect(taskIndexFiles(paths)).toHaveLength(3);
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), new LedgerIndex(ledger), Array.from({ length: 66 }, (_, i) => `t-${i}`));
   });
 });
 

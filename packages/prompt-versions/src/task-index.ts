@@ -75,9 +75,10 @@ interface TailEntry {
   outcomeLine: number;
 }
 
-/** A sorted run in memory: its entries, and the first 32 bits of each key (for the search). */
+/** A sorted run in memory: its file's bytes, its entries, and the first 32 bits of each key (for the search). */
 interface Segment {
   seq: number;
+  file: Buffer;
   entries: Buffer;
   heads: Uint32Array;
   crc: number;
@@ -168,8 +169,19 @@ export class FileTaskIndex implements TaskIndex {
   }
 
   private lookup(taskId: string): TailEntry | undefined {
-    return this.tail.get(taskId) ?? this.findSaved(this.keyOf(taskId));
+    const inTail = this.tail.get(taskId);
+    if (inTail) return inTail;
+    const saved = this.findSaved(this.keyOf(taskId));
+    if (saved) {
+      // Recording looks a task up, then folds its outcome: that fold needs the same entry.
+      if (this.found.size >= MAX_KEYS) this.found.clear();
+      this.found.set(taskId, saved);
+    }
+    return saved;
   }
+
+  /** Saved entries looked up since the last save (fresh copies; the segments do not change until then). */
+  private readonly found = new Map<string, TailEntry>();
 
   /** Read the lines an entry points at; null if they are not this task's. */
   private resolve(taskId: string, entry: TailEntry): TaskEntry | null {
@@ -194,7 +206,7 @@ export class FileTaskIndex implements TaskIndex {
     }
     let entry = this.tail.get(record.taskId);
     if (!entry) {
-      entry = this.findSaved(this.keyOf(record.taskId));
+      entry = this.found.get(record.taskId) ?? this.findSaved(this.keyOf(record.taskId));
       if (!entry) return; // an outcome of a task never routed: not ours to index
       this.tail.set(record.taskId, entry);
     }
@@ -240,6 +252,7 @@ export class FileTaskIndex implements TaskIndex {
     this.cursor_ = LEDGER_START;
     this.tail.clear();
     this.keys.clear();
+    this.found.clear();
     this.recent.clear();
     this.olderRecent.clear();
     this.loaded = true;
@@ -280,12 +293,13 @@ export class FileTaskIndex implements TaskIndex {
     });
     // The first 32 bits settle almost every comparison without a call into Buffer#compare.
     folded.sort((a, b) => a.head - b.head || a.key.compare(b.key));
-    const entries = Buffer.alloc(folded.length * ENTRY_BYTES);
+    const file = Buffer.alloc(SEGMENT_HEADER_BYTES + folded.length * ENTRY_BYTES);
+    const entries = file.subarray(SEGMENT_HEADER_BYTES);
     folded.forEach(({ key, entry }, i) => writeEntry(entries, i, key, entry));
 
     const kept = [...this.segments];
     const created: Segment[] = [];
-    let newest = entries.length > 0 ? makeSegment(this.nextSeq++, entries) : undefined;
+    let newest = entries.length > 0 ? makeSegment(this.nextSeq++, file) : undefined;
     if (newest) {
       created.push(newest);
       // Merge while the newest run is at least as large as the one before it.
@@ -301,7 +315,7 @@ export class FileTaskIndex implements TaskIndex {
     await withProjectLock(this.paths, async (lock) => {
       lock.assertHeld();
       // Only the final run of a merge chain is named by the manifest; the steps before it are not written.
-      for (const segment of kept) if (created.includes(segment)) await writeFileAtomic(segmentFile(this.paths, segment.seq), segmentBytes(segment));
+      for (const segment of kept) if (created.includes(segment)) await writeFileAtomic(segmentFile(this.paths, segment.seq), segment.file);
       await writeFileAtomic(this.paths.taskIndex, manifestBytes(this.cursor_, fingerprint, this.nextSeq, kept));
       removeUnlistedSegments(this.paths, new Set(kept.map((s) => s.seq)));
     });
@@ -309,15 +323,25 @@ export class FileTaskIndex implements TaskIndex {
     this.baseCursor = this.cursor_;
     this.tail.clear();
     this.keys.clear();
+    this.found.clear();
     this.mustSave = false;
   }
 }
 
-function makeSegment(seq: number, entries: Buffer): Segment {
+/** A segment of a file's bytes (header space first), its header filled in. */
+function makeSegment(seq: number, file: Buffer): Segment {
+  const entries = file.subarray(SEGMENT_HEADER_BYTES);
   const count = entries.length / ENTRY_BYTES;
   const heads = new Uint32Array(count);
   for (let i = 0; i < count; i++) heads[i] = entries.readUInt32BE(i * ENTRY_BYTES);
-  return { seq, entries, heads, crc: crc32(entries) };
+  const crc = crc32(entries);
+  SEGMENT_MAGIC.copy(file, 0);
+  file.writeUInt32LE(FORMAT_VERSION, 4);
+  file.writeDoubleLE(seq, 8);
+  file.writeDoubleLE(count, 16);
+  file.writeUInt32LE(crc, 24);
+  file.writeUInt32LE(0, 28);
+  return { seq, file, entries, heads, crc };
 }
 
 /** Position of `key` in a segment, or -1: a binary search on the first 32 bits, then the rest. */
@@ -330,9 +354,11 @@ function findKey(segment: Segment, key: Buffer, head: number): number {
     if (heads[mid]! < head) lo = mid + 1;
     else hi = mid;
   }
+  // Compared in 32-bit words: a Buffer#compare with offsets costs more than the whole search.
+  const entries = segment.entries;
   for (let at = lo; at < heads.length && heads[at] === head; at++) {
     const start = at * ENTRY_BYTES;
-    if (key.compare(segment.entries, start, start + KEY_BYTES, 0, KEY_BYTES) === 0) return at;
+    if (entries.readUInt32BE(start + 4) === key.readUInt32BE(4) && entries.readUInt32BE(start + 8) === key.readUInt32BE(8) && entries.readUInt32BE(start + 12) === key.readUInt32BE(12)) return at;
   }
   return -1;
 }
@@ -354,27 +380,41 @@ function writeEntry(out: Buffer, at: number, key: Buffer, entry: TailEntry): voi
   out.writeDoubleLE(entry.outcomeLine, start + KEY_BYTES + 16);
 }
 
-/** Merge two sorted runs; on equal keys the newer run's entry wins. */
-export function mergeRuns(older: Buffer, newer: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(older.length + newer.length);
-  let a = 0;
-  let b = 0;
-  let o = 0;
-  while (a < older.length && b < newer.length) {
-    const order = older.readUInt32BE(a) - newer.readUInt32BE(b) || older.compare(newer, b, b + KEY_BYTES, a, a + KEY_BYTES);
-    if (order < 0) {
-      older.copy(out, o, a, a + ENTRY_BYTES);
-      a += ENTRY_BYTES;
-    } else {
-      newer.copy(out, o, b, b + ENTRY_BYTES);
-      b += ENTRY_BYTES;
-      if (order === 0) a += ENTRY_BYTES;
-    }
-    o += ENTRY_BYTES;
+/** Order of two keys (entries' first 16 bytes) as a sign, compared in 32-bit words. */
+function compareKeys(a: Buffer, at: number, b: Buffer, bt: number): number {
+  for (let word = 0; word < KEY_BYTES; word += 4) {
+    const order = a.readUInt32BE(at + word) - b.readUInt32BE(bt + word);
+    if (order !== 0) return order;
   }
-  if (a < older.length) o += older.copy(out, o, a);
-  if (b < newer.length) o += newer.copy(out, o, b);
-  return out.subarray(0, o);
+  return 0;
+}
+
+/**
+ * Merge two sorted runs; on equal keys the newer run's entry wins. The older run is usually
+ * much the larger: the entries of it between two newer keys are found by a binary search and
+ * copied in one piece, so a merge costs a search per newer entry plus one copy of the bytes.
+ */
+function mergeRuns(older: Buffer, newer: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES + older.length + newer.length);
+  const olderCount = older.length / ENTRY_BYTES;
+  let a = 0; // next older entry (index)
+  let o = SEGMENT_HEADER_BYTES; // bytes written
+  for (let b = 0; b < newer.length; b += ENTRY_BYTES) {
+    // The first older entry at or after the newer key.
+    let lo = a;
+    let hi = olderCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(older, mid * ENTRY_BYTES, newer, b) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > a) o += older.copy(out, o, a * ENTRY_BYTES, lo * ENTRY_BYTES);
+    a = lo < olderCount && compareKeys(older, lo * ENTRY_BYTES, newer, b) === 0 ? lo + 1 : lo;
+    o += newer.copy(out, o, b, b + ENTRY_BYTES);
+  }
+  if (a < olderCount) o += older.copy(out, o, a * ENTRY_BYTES);
+  // Entries the newer run replaced leave room at the end: give it back when it is much.
+  return o < out.length * 0.75 ? Buffer.from(out.subarray(0, o)) : out.subarray(0, o);
 }
 
 export function segmentFile(paths: ProjectPaths, seq: number): string {
@@ -405,16 +445,6 @@ function removeUnlistedSegments(paths: ProjectPaths, listed: ReadonlySet<number>
   for (const { name, seq } of segmentsOnDisk(paths)) if (!listed.has(seq)) rmSync(join(dirname(paths.taskIndex), name), { force: true });
 }
 
-function segmentBytes(segment: Segment): Buffer {
-  const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-  SEGMENT_MAGIC.copy(header, 0);
-  header.writeUInt32LE(FORMAT_VERSION, 4);
-  header.writeDoubleLE(segment.seq, 8);
-  header.writeDoubleLE(segment.entries.length / ENTRY_BYTES, 16);
-  header.writeUInt32LE(segment.crc, 24);
-  return Buffer.concat([header, segment.entries]);
-}
-
 interface ListedSegment {
   seq: number;
   count: number;
@@ -432,7 +462,7 @@ function readSegment(file: string, listed: ListedSegment): Segment | null {
   }
   if (bytes.length !== SEGMENT_HEADER_BYTES + listed.count * ENTRY_BYTES || !bytes.subarray(0, 4).equals(SEGMENT_MAGIC) || bytes.readUInt32LE(4) !== FORMAT_VERSION) return null;
   if (bytes.readDoubleLE(8) !== listed.seq || bytes.readDoubleLE(16) !== listed.count || bytes.readUInt32LE(24) !== listed.crc) return null;
-  const segment = makeSegment(listed.seq, bytes.subarray(SEGMENT_HEADER_BYTES));
+  const segment = makeSegment(listed.seq, bytes);
   return segment.crc === listed.crc ? segment : null;
 }
 
