@@ -75,6 +75,8 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       'bernstein canary evaluate/warm',
       'bernstein canary status/none',
       'bernstein canary evaluate/none',
+      'bernstein canary status/all',
+      'bernstein canary evaluate/all',
     ]);
     for (const row of scale.rows) {
       expect(row.wall.n).toBe(1);
@@ -82,6 +84,9 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     }
     expect(scale.perTask.map((r) => r.command)).toEqual(['bernstein canary route (one new task)', 'bernstein canary record (its outcome)']);
     for (const row of scale.perTask) expect(row.wall.n).toBe(1);
+    expect(scale.recordFrom.outcomes).toBe(300);
+    expect(scale.recordFrom.wall.n).toBe(1);
+    expect(scale.recordFrom.maxRss.min).toBeGreaterThan(1_000_000);
 
     const write = report.write!;
     expect(write.rows.map((r) => r.processes)).toEqual([1, 2]);
@@ -97,7 +102,7 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     expect(bySection('routing')).toBe(2);
     expect(bySection('decisions')).toBe(report.decisions!.checks.filter((c) => c.binding).length);
     expect(bySection('startup')).toBe(1);
-    expect(bySection('scale')).toBe(4);
+    expect(bySection('scale')).toBe(7);
     for (const t of report.targets) expect(['MET', 'MISSED']).toContain(t.result);
 
     const text = formatReport(report);
