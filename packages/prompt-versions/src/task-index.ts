@@ -315,8 +315,10 @@ export class FileTaskIndex implements TaskIndex {
     await withProjectLock(this.paths, async (lock) => {
       lock.assertHeld();
       // Only the final run of a merge chain is named by the manifest; the steps before it are not written.
-      for (const segment of kept) if (created.includes(segment)) await writeFileAtomic(segmentFile(this.paths, segment.seq), segment.file);
-      await writeFileAtomic(this.paths.taskIndex, manifestBytes(this.cursor_, fingerprint, this.nextSeq, kept));
+      // No fsync: a segment or manifest a power failure leaves short or zeroed fails its checks and
+      // the index is rebuilt from the ledger (which is synced).
+      for (const segment of kept) if (created.includes(segment)) await writeFileAtomic(segmentFile(this.paths, segment.seq), segment.file, { durable: false });
+      await writeFileAtomic(this.paths.taskIndex, manifestBytes(this.cursor_, fingerprint, this.nextSeq, kept), { durable: false });
       removeUnlistedSegments(this.paths, new Set(kept.map((s) => s.seq)));
     });
     this.segments = kept;

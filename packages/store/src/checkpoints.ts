@@ -109,13 +109,12 @@ export function defineLogCheckpoints<Schema extends z.ZodType>(spec: CheckpointS
       for (const offset of offsets.filter((o) => o > checkpoint.cursor.offset)) await rm(fileOf(dir, offset), { force: true });
       const older = offsets.filter((o) => o <= checkpoint.cursor.offset);
       if (checkpoint.cursor.offset - (older[0] ?? 0) < everyBytes || checkpoint.cursor.offset === 0) return false;
-      await writeJsonAtomic(fileOf(dir, checkpoint.cursor.offset), {
-        schemaVersion: 1,
-        fold: spec.name,
-        cursor: checkpoint.cursor,
-        logFingerprint: logFingerprint(logFile, checkpoint.cursor.offset).toString('hex'),
-        state: checkpoint.state,
-      });
+      // No fsync: a checkpoint lost or torn by a power failure does not parse and is passed over.
+      await writeJsonAtomic(
+        fileOf(dir, checkpoint.cursor.offset),
+        { schemaVersion: 1, fold: spec.name, cursor: checkpoint.cursor, logFingerprint: logFingerprint(logFile, checkpoint.cursor.offset).toString('hex'), state: checkpoint.state },
+        { durable: false },
+      );
       for (const offset of older.slice(Math.max(0, (spec.keep ?? 2) - 1))) await rm(fileOf(dir, offset), { force: true });
       return true;
     },
