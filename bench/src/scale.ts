@@ -166,11 +166,19 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     const rows: ScaleRow[] = [];
     const cacheDir = join(dir, '.sdd', 'cache');
     const hiddenCache = `${cacheDir}.bench-hidden`;
+    // A rebuild saves what it folded (and a checkpoint when one is due): put the checkpoints the
+    // writers left back before each run, so every run folds the same ledger tail.
+    const checkpoints = join(cacheDir, 'checkpoints');
+    const savedCheckpoints = `${checkpoints}.bench-saved`;
     const measure = (command: 'status' | 'evaluate', cache: CacheState) => {
       const wall: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < options.runs; i++) {
-        if (cache === 'none') rmSync(aggregates, { force: true });
+        if (cache === 'none') {
+          rmSync(aggregates, { force: true });
+          rmSync(checkpoints, { recursive: true, force: true });
+          if (existsSync(savedCheckpoints)) cpSync(savedCheckpoints, checkpoints, { recursive: true });
+        }
         if (cache === 'all') rmSync(cacheDir, { recursive: true, force: true });
         const run = runNodeMeasured(bin, ['canary', command, '--dir', dir]);
         wall.push(run.ms);
@@ -190,6 +198,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
       });
     };
 
+    if (existsSync(checkpoints)) cpSync(checkpoints, savedCheckpoints, { recursive: true });
     checkStatus('aggregates cache present');
     checkEvaluate();
     measure('status', 'warm');
@@ -204,6 +213,8 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
       rmSync(aggregates, { force: true });
       if (existsSync(hidden)) renameSync(hidden, aggregates);
     }
+    rmSync(checkpoints, { recursive: true, force: true });
+    if (existsSync(savedCheckpoints)) renameSync(savedCheckpoints, checkpoints);
     // Every derived file gone (checkpoints too): the whole ledger is folded. The caches the
     // writers kept are put back afterwards for the per-task rows.
     cpSync(cacheDir, hiddenCache, { recursive: true });
