@@ -250,18 +250,25 @@ describe('FileTaskIndex segments and manifest (crash safety)', () => {
     await expectRecovers(paths, ledger, reference, ['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('keeps few segments: merges runs of equal size as they are saved', async () => {
+  it('keeps few segments: merges a run into the one before it once it has a quarter of its entries', async () => {
     const { paths, ledger } = await setup();
     const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
     await index.catchUp();
-    for (let i = 0; i < 64; i++) await index.append([assign(`t-${i}`)]);
-    // A binary counter of 64 saves of one task each: one segment of 64 entries.
-    const [, ...segments] = taskIndexFiles(paths);
-    expect(segments).toHaveLength(1);
-    expect((await readFile(segments[0]!)).length).toBe(32 + 64 * 40);
-    await index.append([assign('t-64')]);
-    expect(taskIndexFiles(paths)).toHaveLength(3);
-    await expectSameAnswers(new FileTaskIndex(ledger, paths), new LedgerIndex(ledger), Array.from({ length: 66 }, (_, i) => `t-${i}`));
+    const sizes = async () => Promise.all(taskIndexFiles(paths).slice(1).map(async (file) => ((await readFile(file)).length - 32) / 40));
+    for (let i = 0; i < 200; i++) {
+      await index.append([assign(`t-${i}`)]);
+      // Oldest first, each run over four times the next (200 saves of one task each).
+      const runs = await sizes();
+      for (let r = 1; r < runs.length; r++) expect(runs[r]! * 4).toBeLessThan(runs[r - 1]!);
+    }
+    const runs = await sizes();
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(runs.length).toBeLessThanOrEqual(5);
+    // Re-routing saved tasks adds entries that replace theirs; merging drops the replaced ones.
+    for (let i = 0; i < 200; i += 4) await index.append([assign(`t-${i}`, 'canary', 'cccccccccccc')]);
+    await index.append(Array.from({ length: 200 }, (_, i) => assign(`new-${i}`)));
+    expect((await sizes()).reduce((a, b) => a + b, 0)).toBeLessThan(200 + 50 + 200);
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), new LedgerIndex(ledger), [...Array.from({ length: 201 }, (_, i) => `t-${i}`), 'new-0', 'new-199']);
   });
 });
 

@@ -36,8 +36,9 @@ export interface TaskIndex {
  *   task's latest assignment line, the offset and line of its outcome (-1 and 0 if none). A
  *   newer segment's entry for a task replaces an older one's (a re-route, a later outcome).
  *   A segment is written once, when the ledger folded since the last save passes
- *   SAVE_AFTER_BYTES, and merged with its older neighbour when it has grown as large (a binary
- *   counter: about log2(saves) segments, and each entry rewritten about log2(saves) times in all).
+ *   SAVE_AFTER_BYTES, and merged with its older neighbour once it has a quarter of its entries
+ *   (MERGE_RATIO: each run is over four times the next, so there are about log4(saves) segments,
+ *   and the runs after the oldest hold at most a third of its entries).
  * - the manifest `.sdd/cache/tasks.idx`: which segments, in order, make the index, the CRC-32 of
  *   each one's entries, and the ledger offset and line they cover with a fingerprint of the
  *   ledger's last 4 KiB before it (so a replaced or truncated ledger is noticed). It is replaced
@@ -64,6 +65,8 @@ const KEY_BYTES = 16;
 const ENTRY_BYTES = 40;
 /** Ledger folded past the saved index before a segment is written (about 5,000 tasks). */
 const SAVE_AFTER_BYTES = 2 * 1024 * 1024;
+/** A run is merged into the one before it once it has a quarter of its entries. */
+const MERGE_RATIO = 4;
 /** Hashed task ids kept between lookups and the next save (about 2 MB). */
 const MAX_KEYS = 20_000;
 /** Parsed assignments kept for lookups that follow soon after (about 3 MB). */
@@ -302,8 +305,10 @@ export class FileTaskIndex implements TaskIndex {
     let newest = entries.length > 0 ? makeSegment(this.nextSeq++, file) : undefined;
     if (newest) {
       created.push(newest);
-      // Merge while the newest run is at least as large as the one before it.
-      while (kept.length > 0 && newest.entries.length >= kept[kept.length - 1]!.entries.length) {
+      // Merge while the newest run is at least a quarter of the one before it: each run is over
+      // four times the next, so the runs after the oldest hold at most a third of its size in
+      // entries (entries that replace older ones are the index's only waste of memory).
+      while (kept.length > 0 && newest.entries.length * MERGE_RATIO >= kept[kept.length - 1]!.entries.length) {
         const older = kept.pop()!;
         newest = makeSegment(this.nextSeq++, mergeSegments(older, newest));
         created.push(newest);
@@ -403,7 +408,7 @@ function words(bytes: Buffer): Uint32Array {
 
 /**
  * Merge two sorted runs into a segment file's bytes; on equal keys the newer run's entry wins.
- * The binary counter merges runs of about equal size, so this is a linear pass: keys compared by
+ * Merged runs are within a factor of four of each other, so this is a linear pass: keys compared by
  * their heads (a typed array), entries moved as 32-bit words. A first pass counts the entries
  * the newer run replaces, so the output is allocated at its size (these buffers are the bulk of
  * a large index's memory).

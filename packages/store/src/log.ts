@@ -165,14 +165,22 @@ export async function readRecords<Schema extends z.ZodType>(
       pending = typeof checked === 'string' ? { line, startOffset, endOffset, error: checked } : { line, startOffset, endOffset, record: checked.record };
     };
 
-    // Most reads are short tails of a long log: size the buffer to what is there to read.
+    // Most reads are short tails of a long log: size the buffer to what is there to read. The
+    // unfinished line at the end of a chunk moves to the front of the same buffer (which grows
+    // only for a line longer than itself), so a long read makes no garbage buffers.
     const { size } = await handle.stat();
-    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - position)));
+    let buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - position)));
+    let filled = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (filled === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position);
       if (bytesRead === 0) break;
       position += bytesRead;
-      const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+      const chunk = buffer.subarray(0, filled + bytesRead);
       let start = 0;
       for (;;) {
         const newline = chunk.indexOf(0x0a, start);
@@ -182,8 +190,10 @@ export async function readRecords<Schema extends z.ZodType>(
         handleLine(chunk.toString('utf8', start, newline), lineStart, consumedOffset);
         start = newline + 1;
       }
-      carry = Buffer.from(chunk.subarray(start));
+      filled = chunk.length - start;
+      if (filled > 0 && start > 0) buffer.copy(buffer, 0, start, chunk.length);
     }
+    carry = buffer.subarray(0, filled);
     flushPending();
     if (carry.length > 0) {
       warnings.push(`${file}:${lineNo}: skipped an unterminated last line (a write interrupted by a crash)`);
