@@ -9,7 +9,7 @@ import { assertLocksHeld } from './lock.js';
  */
 export async function writeFileAtomic(file: string, data: string | Buffer, options: { durable?: boolean } = {}): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  assertLocksHeld();
+  await assertLocksHeld();
   // `durable: false` skips the fsync: for derived files whose readers check what they read
   // (checksums, fingerprints, schemas) and rebuild on a mismatch, so losing them to a power
   // failure costs a rebuild, never a wrong answer.

@@ -70,7 +70,7 @@ export async function appendRecords(file: string, records: readonly unknown[], o
       body += line;
     }
     const bytes = Buffer.from(body, 'utf8');
-    assertLocksHeld();
+    await assertLocksHeld();
     await handle.write(bytes, 0, bytes.length, null);
     if (options.durable !== false) await handle.sync();
     return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '', recordOffsets };

@@ -17,12 +17,16 @@ export interface ProjectPaths {
   ledger: string;
   /** Append-only: every transition with actor, reason and evidence. */
   audit: string;
+  /** Append-only: the alert outbox (alerts written with their transition, and their deliveries). */
+  outbox: string;
   /** Derived, rebuildable: per-canary outcome counts folded from the ledger up to an offset. */
   aggregates: string;
   /** Derived, rebuildable: the ledger's task ids hashed and sorted, pointing at their lines. */
   taskIndex: string;
   /** Derived, rebuildable: folds of the ledger (aggregates) as they stood at earlier offsets. */
   checkpoints: string;
+  /** Derived: the last `canary status`, keyed on the store's revision. */
+  statusMemo: string;
   /** The inter-process lock every writer takes. */
   lock: string;
 }
@@ -39,9 +43,11 @@ export function projectPaths(root: string): ProjectPaths {
     canaryState: join(sdd, 'config', 'canary.json'),
     ledger: join(sdd, 'ledger.jsonl'),
     audit: join(sdd, 'audit.jsonl'),
+    outbox: join(sdd, 'outbox.jsonl'),
     aggregates: join(sdd, 'cache', 'aggregates.json'),
     taskIndex: join(sdd, 'cache', 'tasks.idx'),
     checkpoints: join(sdd, 'cache', 'checkpoints'),
+    statusMemo: join(sdd, 'cache', 'status.json'),
     lock: join(sdd, 'lock'),
   };
 }
