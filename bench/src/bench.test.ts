@@ -76,6 +76,8 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       'bernstein canary evaluate/warm',
       'bernstein canary status/none',
       'bernstein canary evaluate/none',
+      'bernstein canary status/all',
+      'bernstein canary evaluate/all',
     ]);
     for (const row of scale.rows) {
       expect(row.wall.n).toBe(1);
@@ -83,6 +85,9 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     }
     expect(scale.perTask.map((r) => r.command)).toEqual(['bernstein canary route (one new task)', 'bernstein canary record (its outcome)']);
     for (const row of scale.perTask) expect(row.wall.n).toBe(1);
+    expect(scale.recordFrom.outcomes).toBe(300);
+    expect(scale.recordFrom.wall.n).toBe(1);
+    expect(scale.recordFrom.maxRss.min).toBeGreaterThan(1_000_000);
 
     const write = report.write!;
     expect(write.rows.map((r) => r.processes)).toEqual([1, 2]);
@@ -109,7 +114,7 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     expect(bySection('routing')).toBe(2);
     expect(bySection('decisions')).toBe(report.decisions!.checks.filter((c) => c.binding).length);
     expect(bySection('startup')).toBe(1);
-    expect(bySection('scale')).toBe(4);
+    expect(bySection('scale')).toBe(7);
     expect(bySection('serve')).toBe(1);
     for (const t of report.targets) expect(['MET', 'MISSED']).toContain(t.result);
 

@@ -11,11 +11,15 @@
  *
  * With budgetMs, building stops at the first batch boundary after that long (the report says
  * how many outcomes were reached).
+ *
+ * "routeOnly": true routes the tasks without recording their outcomes and writes those outcomes
+ * as NDJSON to "ndjson" instead (the input of a timed `canary record --from`).
  */
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { recordOutcomes, routeTasks } from '@bernstein/rollout';
 import { openBenchProject } from './project.js';
-import { assertRecorded, BENCH_ROLE, outcomeItems, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, UNDECIDED_CANARY_CONFIG_WITH_GUARDRAILS, writeSkeleton } from './fixture.js';
+import { assertRecorded, BENCH_ROLE, outcomeFor, outcomeItems, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, UNDECIDED_CANARY_CONFIG_WITH_GUARDRAILS, writeSkeleton } from './fixture.js';
 
 export interface ScaleBuildReport {
   outcomes: number;
@@ -32,11 +36,13 @@ export interface ScaleBuildReport {
 }
 
 async function main(): Promise<void> {
-  const opts = JSON.parse(process.argv[2] ?? '{}') as { dir?: string; outcomes?: number; batch?: number; budgetMs?: number; guardrails?: boolean };
+  const opts = JSON.parse(process.argv[2] ?? '{}') as { dir?: string; outcomes?: number; batch?: number; budgetMs?: number; guardrails?: boolean; routeOnly?: boolean; ndjson?: string };
   const dir = opts.dir;
   const total = Math.floor(opts.outcomes ?? 0);
   const batch = Math.max(1, Math.floor(opts.batch ?? 10_000));
   if (!dir || !(total >= 1)) throw new Error('usage: scale-build.js \'{"dir":"...","outcomes":N,"batch":B}\'');
+  if (opts.routeOnly && !opts.ndjson) throw new Error('scale-build.js: "routeOnly" needs "ndjson" (where to write the outcomes)');
+  const ndjson = opts.routeOnly ? createWriteStream(opts.ndjson!) : undefined;
 
   const started = performance.now();
   await writeSkeleton(dir, { canaryConfig: opts.guardrails ? UNDECIDED_CANARY_CONFIG_WITH_GUARDRAILS : UNDECIDED_CANARY_CONFIG });
@@ -61,10 +67,15 @@ async function main(): Promise<void> {
     routeMs += performance.now() - t;
     if (routed.length !== n) throw new Error(`routeTasks returned ${routed.length} of ${n}`);
     t = performance.now();
-    const result = await recordOutcomes(project, outcomeItems(ids, done), { batchSize: batch });
+    if (ndjson) {
+      const text = ids.map((id, k) => `${JSON.stringify(outcomeFor(id, done + k))}\n`).join('');
+      if (!ndjson.write(text)) await new Promise<void>((resolve) => ndjson.once('drain', () => resolve()));
+    } else {
+      const result = await recordOutcomes(project, outcomeItems(ids, done), { batchSize: batch });
+      assertRecorded(result, n, 'scale build');
+      transitions += result.transitions.length;
+    }
     recordMs += performance.now() - t;
-    assertRecorded(result, n, 'scale build');
-    transitions += result.transitions.length;
     done += n;
     if (performance.now() - lastReport > 5000 || done === total) {
       lastReport = performance.now();
@@ -73,6 +84,7 @@ async function main(): Promise<void> {
     }
   }
 
+  if (ndjson) await new Promise<void>((resolve, reject) => ndjson.end((error?: Error | null) => (error ? reject(error) : resolve())));
   const state = await project.store.loadState();
   const report: ScaleBuildReport = {
     outcomes: done,
@@ -81,7 +93,7 @@ async function main(): Promise<void> {
     recordMs,
     totalMs: performance.now() - started,
     ledgerBytes: (await stat(project.store.paths.ledger)).size,
-    aggregatesBytes: (await stat(project.store.paths.aggregates)).size,
+    aggregatesBytes: ndjson ? 0 : (await stat(project.store.paths.aggregates)).size,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     canaryId,
     canaryActive: state.roles[BENCH_ROLE]?.canary?.id === canaryId,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_ROLE } from './fixture.js';
 import type { ScaleBuildReport } from './scale-build.js';
@@ -28,14 +28,40 @@ export interface ScaleBenchOptions {
   builderNodeArgs?: readonly string[];
 }
 
+/**
+ * `warm`: the caches the writers keep. `none`: `.sdd/cache/aggregates.json` removed before every
+ * run (the command folds the ledger after the newest aggregate checkpoint). `all`: the whole
+ * `.sdd/cache/` removed before every run, checkpoints too (the command folds the whole ledger).
+ */
+export type CacheState = 'warm' | 'none' | 'all';
+
 export interface ScaleRow {
   command: string;
-  cache: 'warm' | 'none';
+  cache: CacheState;
   wall: Summary;
   maxRss: Summary;
   wallTargetMs: number;
   rssTargetBytes: number;
   result: Verdict;
+  /** The same row in the README's run before this change, for comparison (not measured now). */
+  before?: string;
+}
+
+/**
+ * Issue 12 target: `canary record --from` of the whole ledger's outcomes (one NDJSON file) into a
+ * project where every task was routed and none recorded, in under 15 s and under 300 MB.
+ */
+export interface RecordFromRow {
+  command: string;
+  outcomes: number;
+  /** Building the routed-only project through the API (routeTasks in batches). */
+  routeBuildMs: number;
+  wall: Summary;
+  maxRss: Summary;
+  wallTargetMs: number;
+  rssTargetBytes: number;
+  result: Verdict;
+  before: string;
 }
 
 /** One task routed or recorded by the CLI on the large ledger: what an orchestrator pays per call. */
@@ -55,6 +81,7 @@ export interface ScaleBenchResult {
   rows: ScaleRow[];
   /** No SPEC target: measured after the rows above, on the same ledger. */
   perTask: PerTaskRow[];
+  recordFrom: RecordFromRow;
   meetsTargets: boolean;
   project: string;
 }
@@ -62,11 +89,34 @@ export interface ScaleBenchResult {
 export const SCALE_WALL_TARGET_MS = 1000;
 /** SPEC: "under 300 MB", read as decimal megabytes (the stricter reading). */
 export const SCALE_RSS_TARGET_BYTES = 300_000_000;
+/** Issue 12: `canary record --from` of 1,000,000 outcomes under 15 s (and under 300 MB). */
+export const RECORD_FROM_WALL_TARGET_MS = 15_000;
 
-function runBuilder(dir: string, outcomes: number, batch: number, budgetMs: number | undefined, progress: boolean, nodeArgs: readonly string[]): Promise<ScaleBuildReport> {
+/**
+ * The figures of the run before the log-structured task index and the aggregate checkpoints
+ * (README "Performance", `pnpm bench` on 2026-11-26 on this machine type; `record --from` from the
+ * task index's changeset, by hand). Printed beside this run's rows, not compared automatically:
+ * they come from another run.
+ */
+export const BEFORE = {
+  date: '2026-11-26',
+  statusNoCache: '6.76 s, 139 MB',
+  evaluateNoCache: '6.72 s, 145 MB',
+  recordFrom: '42-64 s, 251 MB',
+} as const;
+
+function runBuilder(
+  dir: string,
+  outcomes: number,
+  batch: number,
+  budgetMs: number | undefined,
+  progress: boolean,
+  nodeArgs: readonly string[],
+  routeOnly?: { ndjson: string },
+): Promise<ScaleBuildReport> {
   const script = distScript('scale-build');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=8192', ...nodeArgs, script, JSON.stringify({ dir, outcomes, batch, budgetMs })], {
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', ...nodeArgs, script, JSON.stringify({ dir, outcomes, batch, budgetMs, ...(routeOnly ? { routeOnly: true, ndjson: routeOnly.ndjson } : {}) })], {
       stdio: ['ignore', 'pipe', progress ? 'inherit' : 'pipe'],
     });
     let out = '';
@@ -93,6 +143,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
   const bin = bernsteinBin();
   const batch = options.batch ?? 10_000;
   const dir = tempDir('scale');
+  const routedDir = tempDir('scale-routed');
   try {
     const build = await runBuilder(dir, options.outcomes, batch, options.buildBudgetMs, options.progress ?? false, options.builderNodeArgs ?? []);
     if (!build.canaryActive) throw new Error('scale bench: the canary was decided while the ledger was being built');
@@ -113,11 +164,22 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     };
 
     const rows: ScaleRow[] = [];
-    const measure = (command: 'status' | 'evaluate', cache: 'warm' | 'none') => {
+    const cacheDir = join(dir, '.sdd', 'cache');
+    const hiddenCache = `${cacheDir}.bench-hidden`;
+    // A rebuild saves what it folded (and a checkpoint when one is due): put the checkpoints the
+    // writers left back before each run, so every run folds the same ledger tail.
+    const checkpoints = join(cacheDir, 'checkpoints');
+    const savedCheckpoints = `${checkpoints}.bench-saved`;
+    const measure = (command: 'status' | 'evaluate', cache: CacheState) => {
       const wall: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < options.runs; i++) {
-        if (cache === 'none') rmSync(aggregates, { force: true });
+        if (cache === 'none') {
+          rmSync(aggregates, { force: true });
+          rmSync(checkpoints, { recursive: true, force: true });
+          if (existsSync(savedCheckpoints)) cpSync(savedCheckpoints, checkpoints, { recursive: true });
+        }
+        if (cache === 'all') rmSync(cacheDir, { recursive: true, force: true });
         const run = runNodeMeasured(bin, ['canary', command, '--dir', dir]);
         wall.push(run.ms);
         rss.push(run.maxRssBytes!);
@@ -132,9 +194,11 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
         wallTargetMs: SCALE_WALL_TARGET_MS,
         rssTargetBytes: SCALE_RSS_TARGET_BYTES,
         result: verdict(w.median < SCALE_WALL_TARGET_MS && m.max < SCALE_RSS_TARGET_BYTES),
+        ...(cache === 'warm' ? {} : { before: `${command === 'status' ? BEFORE.statusNoCache : BEFORE.evaluateNoCache} (${BEFORE.date}, aggregates.json removed: the whole ledger folded)` }),
       });
     };
 
+    if (existsSync(checkpoints)) cpSync(checkpoints, savedCheckpoints, { recursive: true });
     checkStatus('aggregates cache present');
     checkEvaluate();
     measure('status', 'warm');
@@ -148,6 +212,18 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     } finally {
       rmSync(aggregates, { force: true });
       if (existsSync(hidden)) renameSync(hidden, aggregates);
+    }
+    rmSync(checkpoints, { recursive: true, force: true });
+    if (existsSync(savedCheckpoints)) renameSync(savedCheckpoints, checkpoints);
+    // Every derived file gone (checkpoints too): the whole ledger is folded. The caches the
+    // writers kept are put back afterwards for the per-task rows.
+    cpSync(cacheDir, hiddenCache, { recursive: true });
+    try {
+      measure('status', 'all');
+      measure('evaluate', 'all');
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+      renameSync(hiddenCache, cacheDir);
     }
 
     // Last, because each run adds a task (and its outcome) to the canary's window.
@@ -164,6 +240,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     }
     perTask.push({ command: 'bernstein canary route (one new task)', wall: summarize(samples.route.wall), maxRss: summarize(samples.route.rss) });
     perTask.push({ command: 'bernstein canary record (its outcome)', wall: summarize(samples.record.wall), maxRss: summarize(samples.record.rss) });
+    const recordFrom = await measureRecordFrom(options, batch, routedDir, build.outcomes);
     return {
       requestedOutcomes: options.outcomes,
       build: { ...build, outcomesPerSec: build.outcomes / (build.totalMs / 1000) },
@@ -172,42 +249,105 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
       rssMethod: rssMethod(),
       rows,
       perTask,
-      meetsTargets: rows.every((r) => r.result === 'MET') && build.outcomes >= options.outcomes,
+      recordFrom,
+      meetsTargets: rows.every((r) => r.result === 'MET') && recordFrom.result === 'MET' && build.outcomes >= options.outcomes,
       project: dir,
     };
   } finally {
     if (!options.keep) removeDir(dir);
+    removeDir(routedDir);
   }
 }
 
+/**
+ * Route `outcomes` tasks (no outcomes) through the API into a fresh project, then time
+ * `bernstein canary record --from <ndjson>` of all their outcomes, each run on a fresh copy.
+ */
+async function measureRecordFrom(options: ScaleBenchOptions, batch: number, routedDir: string, outcomes: number): Promise<RecordFromRow> {
+  const bin = bernsteinBin();
+  const ndjson = join(routedDir, 'outcomes.ndjson');
+  const project = join(routedDir, 'project');
+  const routed = await runBuilder(project, outcomes, batch, undefined, options.progress ?? false, [], { ndjson });
+  const wall: number[] = [];
+  const rss: number[] = [];
+  const runs = Math.max(1, Math.min(options.runs, 3));
+  for (let i = 0; i < runs; i++) {
+    const copy = join(routedDir, `run-${i}`);
+    cpSync(project, copy, { recursive: true });
+    const run = runNodeMeasured(bin, ['canary', 'record', '--from', ndjson, '--dir', copy]);
+    if (!run.stdout.includes(`recorded ${outcomes} outcome`)) throw new Error(`scale bench: record --from printed ${JSON.stringify(run.stdout.trim())}, expected ${outcomes} recorded`);
+    wall.push(run.ms);
+    rss.push(run.maxRssBytes!);
+    removeDir(copy);
+  }
+  const w = summarize(wall);
+  const m = summarize(rss);
+  return {
+    command: 'bernstein canary record --from <ndjson>',
+    outcomes,
+    routeBuildMs: routed.routeMs,
+    wall: w,
+    maxRss: m,
+    wallTargetMs: RECORD_FROM_WALL_TARGET_MS,
+    rssTargetBytes: SCALE_RSS_TARGET_BYTES,
+    result: verdict(w.median < RECORD_FROM_WALL_TARGET_MS && m.max < SCALE_RSS_TARGET_BYTES),
+    before: `${BEFORE.recordFrom} (${BEFORE.date}, 1,000,000 outcomes)`,
+  };
+}
+
+const CACHE_LABEL: Record<CacheState, string> = { warm: 'present', none: 'aggregates.json removed', all: '.sdd/cache/ removed' };
+
 export function formatScale(r: ScaleBenchResult): string[] {
   const b = r.build;
+  const f = r.recordFrom;
   const size = `${fmtInt(b.outcomes)} outcomes${r.truncated ? ` (TRUNCATED: ${fmtInt(r.requestedOutcomes)} requested; the build hit its time budget)` : ''}`;
   return [
     `ledger: ${size}, ${fmtInt(b.outcomes + 1)} assignments, ${fmtBytes(b.ledgerBytes)}; one role, canary at 20 % kept undecided (min_canary_tasks 1e8) so its window holds every outcome; outcomes carry gates, cost and duration; no guardrails configured`,
     `built through the API (routeTasks + recordOutcomes, batches of ${fmtInt(b.batch)}) in ${fmtMs(b.totalMs)} = ${fmtRate(b.outcomesPerSec)} (route ${fmtMs(b.routeMs)}, record ${fmtMs(b.recordMs)}), builder peak RSS ${fmtMB(b.maxRssBytes)}`,
-    `${r.runs} fresh-process runs per row (page cache warm); "no cache" removes .sdd/cache/aggregates.json before each run, so the whole ledger is folded; ${describeRssMethod(r.rssMethod)}`,
+    `${r.runs} fresh-process runs per row (page cache warm); "aggregates.json removed" removes that file before each run, so the command folds the ledger after the newest aggregate checkpoint (.sdd/cache/checkpoints/, one every 8 MiB of ledger); ".sdd/cache/ removed" removes every derived file, checkpoints too, so the whole ledger is folded; ${describeRssMethod(r.rssMethod)}`,
+    `"before": the same row in the README's run of ${BEFORE.date} (then there were no checkpoints: removing aggregates.json meant folding the whole ledger); another run, so compare ratios more than absolute times`,
     '',
     ...renderTable(
-      ['command', 'aggregates cache', 'wall median', 'min', 'max', 'peak RSS max', 'target', 'result'],
+      ['command', 'aggregates cache', 'wall median', 'min', 'max', 'peak RSS max', 'target', 'result', 'before'],
       r.rows.map((row) => [
         row.command,
-        row.cache === 'warm' ? 'present' : 'removed',
+        CACHE_LABEL[row.cache],
         fmtMs(row.wall.median),
         fmtMs(row.wall.min),
         fmtMs(row.wall.max),
         fmtMB(row.maxRss.max),
         `< ${fmtMs(row.wallTargetMs)}, < ${fmtMB(row.rssTargetBytes)}`,
         row.result + (r.truncated ? ' (smaller ledger)' : ''),
+        row.before ?? '',
       ]),
       [0, 1],
     ),
     '',
-    `per task on the same ledger (no SPEC target; what an orchestrator that shells out pays per call): ${r.runs} fresh-process runs each, interleaved; routing and recording read the task index (.sdd/cache/tasks.idx), not the whole ledger`,
+    `per task on the same ledger (no SPEC target; what an orchestrator that shells out pays per call): ${r.runs} fresh-process runs each, interleaved; routing and recording read the task index (.sdd/cache/tasks.idx and its segments), not the whole ledger`,
     '',
     ...renderTable(
       ['command', 'wall median', 'min', 'max', 'peak RSS max'],
       r.perTask.map((row) => [row.command, fmtMs(row.wall.median), fmtMs(row.wall.min), fmtMs(row.wall.max), fmtMB(row.maxRss.max)]),
+      [0],
+    ),
+    '',
+    `bulk ingestion: ${fmtInt(f.outcomes)} tasks routed through the API (no outcomes; ${fmtMs(f.routeBuildMs)}), then all their outcomes recorded by one \`bernstein canary record --from\` of an NDJSON file (every line validated, checked against the task index, folded and evaluated); ${f.wall.n} run(s), each on a fresh copy of the routed project`,
+    '',
+    ...renderTable(
+      ['command', 'outcomes', 'wall median', 'min', 'max', 'peak RSS max', 'target', 'result', 'before'],
+      [
+        [
+          f.command,
+          fmtInt(f.outcomes),
+          fmtMs(f.wall.median),
+          fmtMs(f.wall.min),
+          fmtMs(f.wall.max),
+          fmtMB(f.maxRss.max),
+          `< ${fmtMs(f.wallTargetMs)}, < ${fmtMB(f.rssTargetBytes)}`,
+          f.result + (f.outcomes < 1_000_000 ? ' (smaller ledger)' : ''),
+          f.before,
+        ],
+      ],
       [0],
     ),
   ];

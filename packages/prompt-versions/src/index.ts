@@ -68,3 +68,4 @@ export {
   type TaskEntry,
   type TaskLookup,
 } from './ledger.js';
+export { isGateResults, isLedgerRecord, isMetricValue, isTaskId } from './ledger-check.js';

@@ -1,4 +1,4 @@
-import { defineJsonDocument, isBernsteinError, withProjectLock, type ProjectPaths } from '@bernstein/store';
+import { defineJsonDocument, defineLogCheckpoints, isBernsteinError, withProjectLock, type ProjectPaths } from '@bernstein/store';
 import type { LedgerRecord } from '@bernstein/prompt-versions';
 import { AGGREGATE_FOLD_VERSION, AggregateStateSchema, foldInto, type AggregateState } from '@bernstein/rollout';
 import { stat } from 'node:fs/promises';
@@ -27,6 +27,13 @@ const aggregatesDocument = defineJsonDocument({
   migrations: { 1: () => ({ schemaVersion: 2, foldVersion: -1, cursor: { ...LEDGER_START }, states: {} }) },
   empty: (): AggregatesFile => ({ schemaVersion: 2, foldVersion: AGGREGATE_FOLD_VERSION, cursor: { ...LEDGER_START }, states: {} }),
 });
+
+/**
+ * The saved copy as it stood every 8 MiB of ledger (`.sdd/cache/checkpoints/`): with
+ * `aggregates.json` deleted, damaged or far behind, a command folds only the ledger after the
+ * newest checkpoint. Generic over the fold: a checkpoint of another fold version is passed over.
+ */
+const aggregateCheckpoints = defineLogCheckpoints({ name: 'aggregates', schema: AggregatesFileSchema });
 
 /** Folding more ledger than this in one read is worth saving, so the next command does not repeat it. */
 const REBUILD_SAVE_BYTES = 4 * 1024 * 1024;
@@ -70,7 +77,11 @@ export class FileAggregates {
 
   /** Load and fold in whatever the ledger gained since the copy was saved. */
   async current(options: { saveIfFarBehind: boolean }): Promise<LoadedAggregates> {
-    const { file, warnings } = await this.loadSaved();
+    const loaded = await this.loadSaved();
+    let file = loaded.file;
+    const warnings = loaded.warnings;
+    const checkpoint = await aggregateCheckpoints.latest(this.paths.checkpoints, this.paths.ledger, { after: file.cursor.offset, upTo: await ledgerSize(this.paths.ledger) });
+    if (checkpoint && checkpoint.state.foldVersion === AGGREGATE_FOLD_VERSION) file = { ...checkpoint.state, cursor: checkpoint.cursor };
     const states = new Map(Object.entries(file.states));
     const from = file.cursor.offset;
     const batch: LedgerRecord[] = [];
@@ -85,13 +96,10 @@ export class FileAggregates {
   }
 
   /** Save (the caller holds the project lock). */
-  async save(aggregates: Pick<LoadedAggregates, 'states' | 'cursor'>): Promise<void> {
-    await aggregatesDocument.save(this.paths.aggregates, {
-      schemaVersion: 2,
-      foldVersion: AGGREGATE_FOLD_VERSION,
-      cursor: aggregates.cursor,
-      states: Object.fromEntries(aggregates.states),
-    });
+  async save(aggregates: Pick<LoadedAggregates, 'states' | 'cursor'>, options: { checkpointEveryBytes?: number } = {}): Promise<void> {
+    const file: AggregatesFile = { schemaVersion: 2, foldVersion: AGGREGATE_FOLD_VERSION, cursor: aggregates.cursor, states: Object.fromEntries(aggregates.states) };
+    await aggregatesDocument.save(this.paths.aggregates, file);
+    await aggregateCheckpoints.saveIfDue(this.paths.checkpoints, this.paths.ledger, { cursor: aggregates.cursor, state: file }, { everyBytes: options.checkpointEveryBytes });
   }
 
   /**

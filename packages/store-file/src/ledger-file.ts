@@ -1,9 +1,8 @@
-import { closeSync, openSync } from 'node:fs';
-import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
-import { LedgerRecordSchema, type AssignmentRecord, type LedgerRecord, type TaskEntry } from '@bernstein/prompt-versions';
+import { appendRecords, LogRecordReader, MalformedFileError, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { isLedgerRecord, LedgerRecordSchema, type AssignmentRecord, type LedgerRecord, type TaskEntry } from '@bernstein/prompt-versions';
 import type { TaskIndex } from './task-index.js';
 
-export const ledgerLog: LogSpec<typeof LedgerRecordSchema> = { label: 'ledger', currentVersion: 1, schema: LedgerRecordSchema };
+export const ledgerLog: LogSpec<typeof LedgerRecordSchema> = { label: 'ledger', currentVersion: 1, schema: LedgerRecordSchema, accepts: isLedgerRecord };
 
 /** Where a reader stopped, to resume from there. */
 export interface LedgerCursor {
@@ -30,14 +29,20 @@ export class FileLedger implements LedgerStore {
 
   constructor(private readonly paths: ProjectPaths) {
     this.name = paths.ledger;
+    this.reader = new LogRecordReader(paths.ledger, ledgerLog);
   }
 
   /** Takes the project lock (reentrant: callers composing a larger transaction may hold it). */
   async append(records: readonly LedgerRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await withProjectLock(this.paths, async (lock) => {
+    await this.appendAt(records);
+  }
+
+  /** `append`, saying where the records landed (null when there was nothing to write). */
+  async appendAt(records: readonly LedgerRecord[]): Promise<AppendResult | null> {
+    if (records.length === 0) return null;
+    return withProjectLock(this.paths, async (lock) => {
       await lock.assertHeld();
-      await appendRecords(this.paths.ledger, records);
+      return appendRecords(this.paths.ledger, records);
     });
   }
 
@@ -47,31 +52,21 @@ export class FileLedger implements LedgerStore {
   }
 
   /** Kept open between recordAt calls, until closeReader(). */
-  private readerFd: number | undefined;
+  private readonly reader: LogRecordReader<typeof LedgerRecordSchema>;
 
   /**
    * The record whose line starts at `offset` (from `read`), or null if there is none there.
    * Keeps the ledger open for the next call; closeReader() closes it.
    */
   recordAt(offset: number): LedgerRecord | null {
-    if (this.readerFd === undefined) {
-      try {
-        this.readerFd = openSync(this.paths.ledger, 'r');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new BernsteinError('IO_ERROR', `${this.paths.ledger}: cannot read (${(error as Error).message})`, { file: this.paths.ledger }, { cause: error });
-      }
-    }
-    return readRecordAt(this.paths.ledger, ledgerLog, offset, this.readerFd);
+    return this.reader.recordAt(offset);
   }
 
   /** Close what recordAt keeps open (a later call opens the ledger again, e.g. after it was replaced). */
   closeReader(): void {
-    if (this.readerFd === undefined) return;
-    const fd = this.readerFd;
-    this.readerFd = undefined;
-    closeSync(fd);
+    this.reader.close();
   }
+
 }
 
 /**

@@ -1,10 +1,12 @@
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectPaths, type ProjectPaths } from '@bernstein/store';
 import type { LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
+import { crc32 } from 'node:zlib';
 import { FileLedger, LedgerIndex } from './ledger-file.js';
-import { FileTaskIndex } from './task-index.js';
+import { FileTaskIndex, taskIndexFiles } from './task-index.js';
 import { makeProject } from '@bernstein/test-utils';
 import { assign } from './test-fixtures.js';
 
@@ -76,10 +78,13 @@ describe('FileTaskIndex', () => {
     const index = new FileTaskIndex(ledger, paths);
     await index.catchUp();
     await index.append([assign('a'), assign('b', 'canary', 'cccccccccccc')]);
-    // Saved at the first append because there was no index yet.
-    const saved = await readFile(paths.taskIndex);
+    // Saved at the first append because there was no index yet: a manifest naming one segment.
+    const [manifest, segment, ...more] = taskIndexFiles(paths);
+    expect(more).toEqual([]);
+    const saved = await readFile(manifest!);
     expect(saved.subarray(0, 4).toString('latin1')).toBe('BTIX');
-    expect(saved.length).toBe(64 + 2 * 40);
+    expect(saved.length).toBe(56 + 32 + 4);
+    expect((await readFile(segment!)).length).toBe(32 + 2 * 40);
     // Another writer (no index update) appends after it.
     await ledger.append([outcome('b', false), assign('c')]);
     const fresh = new FileTaskIndex(ledger, paths);
@@ -97,6 +102,8 @@ describe('FileTaskIndex', () => {
     await first.catchUp();
     await first.append([assign('a'), assign('b'), outcome('a', true)]);
     const good = await readFile(paths.taskIndex);
+    const segment = taskIndexFiles(paths)[1]!;
+    const goodSegment = await readFile(segment);
     const reference = new LedgerIndex(ledger);
     const ids = ['a', 'b', 'c', 'zzz'];
 
@@ -104,16 +111,16 @@ describe('FileTaskIndex', () => {
     await writeFile(paths.taskIndex, 'not an index');
     await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, ids);
 
-    // Entries that point at the wrong lines: swap the two tasks' assignment offsets.
-    const swapped = Buffer.from(good);
-    const first16 = swapped.readDoubleLE(64 + 16);
-    swapped.writeDoubleLE(swapped.readDoubleLE(64 + 40 + 16), 64 + 16);
-    swapped.writeDoubleLE(first16, 64 + 40 + 16);
-    await writeFile(paths.taskIndex, swapped);
+    // Entries that point at the wrong lines: swap the two tasks' assignment offsets, with the
+    // checksums made to match (so only the lookup's check of the line can notice).
+    await writeFile(paths.taskIndex, good);
+    await writeFile(segment, withChecksums(swapSegmentOffsets(goodSegment)));
+    await rewriteManifestChecksum(paths.taskIndex, crc32(swapSegmentOffsets(goodSegment).subarray(32)), 0);
     await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, ids);
 
     // A ledger replaced by a different one: the fingerprint no longer matches.
     await writeFile(paths.taskIndex, good);
+    await writeFile(segment, goodSegment);
     await rm(paths.ledger);
     await ledger.append([assign('c'), assign('b', 'canary', 'cccccccccccc')]);
     const replaced = new LedgerIndex(ledger);
@@ -166,3 +173,127 @@ describe('FileTaskIndex', () => {
     expect((await fresh.get('t2'))?.assignment.taskId).toBe('t2');
   });
 });
+
+describe('FileTaskIndex segments and manifest (crash safety)', () => {
+  /** A saved index of several segments, and the reference answers. */
+  async function savedIndex() {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    for (let batch = 0; batch < 5; batch++) {
+      await index.append(Array.from({ length: 3 }, (_, i) => assign(`t-${batch}-${i}`)));
+      if (batch > 1) await index.append([outcome(`t-${batch - 2}-0`, batch % 2 === 0)]);
+    }
+    const ids = [...Array.from({ length: 5 }, (_, b) => Array.from({ length: 3 }, (_, i) => `t-${b}-${i}`)).flat(), 'unknown'];
+    const files = taskIndexFiles(paths);
+    expect(files.length).toBeGreaterThan(2); // the manifest and at least two segments
+    return { paths, ledger, ids, files, reference: new LedgerIndex(ledger) };
+  }
+
+  /** After any damage, a fresh index answers like the ledger, and its next save leaves a consistent index. */
+  async function expectRecovers(paths: ProjectPaths, ledger: FileLedger, reference: LedgerIndex, ids: readonly string[]) {
+    const fresh = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await expectSameAnswers(fresh, reference, ids);
+    await fresh.append([assign('after-damage')]);
+    const listed = taskIndexFiles(paths);
+    const onDisk = (await readdir(dirname(paths.taskIndex))).filter((name) => name.endsWith('.seg')).map((name) => join(dirname(paths.taskIndex), name));
+    expect(onDisk.sort()).toEqual(listed.slice(1).sort());
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), reference, [...ids, 'after-damage']);
+  }
+
+  it('a torn segment (cut short by a crash) is noticed and the index rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    const segment = files[1]!;
+    await truncate(segment, (await readFile(segment)).length - 20);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a missing segment is noticed and the index rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    await rm(files[files.length - 1]!);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a damaged segment (a flipped bit in a key) fails its checksum and the index is rebuilt', async () => {
+    const { paths, ledger, ids, files, reference } = await savedIndex();
+    const bytes = await readFile(files[1]!);
+    bytes[32 + 3]! ^= 0x10;
+    await writeFile(files[1]!, bytes);
+    await expectRecovers(paths, ledger, reference, ids);
+  });
+
+  it('a damaged manifest, or one of the earlier format, is rebuilt', async () => {
+    const { paths, ledger, ids, reference } = await savedIndex();
+    const manifest = await readFile(paths.taskIndex);
+    manifest[9]! ^= 0x01; // the ledger offset it covers
+    await writeFile(paths.taskIndex, manifest);
+    await expectRecovers(paths, ledger, reference, ids);
+    // Format 1 (one sorted file) is not read: rebuilt in the current format.
+    const v1 = Buffer.alloc(64);
+    v1.write('BTIX', 0, 'latin1');
+    v1.writeUInt32LE(1, 4);
+    await writeFile(paths.taskIndex, v1);
+    await expectRecovers(paths, ledger, reference, ids);
+    expect((await readFile(paths.taskIndex)).readUInt32LE(4)).toBe(2);
+  });
+
+  it('a stale index (an older one put back) catches up from where it stopped; segments a crash left unlisted are removed', async () => {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    await index.append([assign('a'), assign('b')]);
+    const oldFiles = await Promise.all(taskIndexFiles(paths).map(async (file) => ({ file, bytes: await readFile(file) })));
+    await index.append([outcome('a', true), assign('c')]);
+    await index.append([assign('d'), outcome('c', false)]);
+    // The older manifest and its segments put back (later segments stay on disk, unlisted).
+    for (const { file, bytes } of oldFiles) await writeFile(file, bytes);
+    await writeFile(join(dirname(paths.taskIndex), 'tasks-99999999.seg'), 'left by a crash before its manifest was written');
+    const reference = new LedgerIndex(ledger);
+    await expectRecovers(paths, ledger, reference, ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('keeps few segments: merges a run into the one before it once it has a quarter of its entries', async () => {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    const sizes = async () => Promise.all(taskIndexFiles(paths).slice(1).map(async (file) => ((await readFile(file)).length - 32) / 40));
+    for (let i = 0; i < 200; i++) {
+      await index.append([assign(`t-${i}`)]);
+      // Oldest first, each run over four times the next (200 saves of one task each).
+      const runs = await sizes();
+      for (let r = 1; r < runs.length; r++) expect(runs[r]! * 4).toBeLessThan(runs[r - 1]!);
+    }
+    const runs = await sizes();
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(runs.length).toBeLessThanOrEqual(5);
+    // Re-routing saved tasks adds entries that replace theirs; merging drops the replaced ones.
+    for (let i = 0; i < 200; i += 4) await index.append([assign(`t-${i}`, 'canary', 'cccccccccccc')]);
+    await index.append(Array.from({ length: 200 }, (_, i) => assign(`new-${i}`)));
+    expect((await sizes()).reduce((a, b) => a + b, 0)).toBeLessThan(200 + 50 + 200);
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), new LedgerIndex(ledger), [...Array.from({ length: 201 }, (_, i) => `t-${i}`), 'new-0', 'new-199']);
+  });
+});
+
+/** A segment with its first two entries' assignment offsets swapped. */
+function swapSegmentOffsets(segment: Buffer): Buffer {
+  const out = Buffer.from(segment);
+  const first = out.readDoubleLE(32 + 16);
+  out.writeDoubleLE(out.readDoubleLE(32 + 40 + 16), 32 + 16);
+  out.writeDoubleLE(first, 32 + 40 + 16);
+  return out;
+}
+
+/** A segment whose header checksum matches its (edited) entries. */
+function withChecksums(segment: Buffer): Buffer {
+  const out = Buffer.from(segment);
+  out.writeUInt32LE(crc32(out.subarray(32)), 24);
+  return out;
+}
+
+/** Put `crc` as segment `at`'s checksum in the manifest, and fix the manifest's own checksum. */
+async function rewriteManifestChecksum(file: string, crc: number, at: number): Promise<void> {
+  const bytes = await readFile(file);
+  bytes.writeUInt32LE(crc, 56 + at * 32 + 16);
+  bytes.writeUInt32LE(crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
+  await writeFile(file, bytes);
+}

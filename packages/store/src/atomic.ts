@@ -7,13 +7,16 @@ import { assertLocksHeld } from './lock.js';
  * Replace `file` so that a reader sees either the old or the new content, never a mix:
  * write-file-atomic writes a sibling temp file, fsyncs it and renames it over the target.
  */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, options: { durable?: boolean } = {}): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await assertLocksHeld();
-  await writeFileAtomicLib(file, data, { fsync: true });
+  // `durable: false` skips the fsync: for derived files whose readers check what they read
+  // (checksums, fingerprints, schemas) and rebuild on a mismatch, so losing them to a power
+  // failure costs a rebuild, never a wrong answer.
+  await writeFileAtomicLib(file, data, { fsync: options.durable !== false });
 }
 
 /** JSON with a trailing newline, pretty-printed so hand inspection and diffs stay readable. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+export async function writeJsonAtomic(file: string, value: unknown, options: { durable?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, options);
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,6 +25,11 @@ export interface LogSpec<Schema extends z.ZodType> {
   schema: Schema;
   /** migrations[v] upgrades a record of version v to v + 1. */
   migrations?: Record<number, (record: Record<string, unknown>) => Record<string, unknown>>;
+  /**
+   * A fast check for the hot paths (a JSON.parse'd record of the current version): true only if
+   * `schema` accepts the record and returns it unchanged. On false the schema decides.
+   */
+  accepts?: (record: unknown) => boolean;
 }
 
 export const TORN_TAIL_KEY = '$tornTail';
@@ -35,6 +41,8 @@ export interface AppendResult {
   endOffset: number;
   /** A torn tail from an earlier crash was found and fenced off with a marker line. */
   fencedTornTail: boolean;
+  /** Where each record's line starts (so a caller can index what it wrote without reading it back). */
+  recordOffsets: number[];
 }
 
 /** Append records as JSON lines. Call under the project lock. `durable` fsyncs before returning. */
@@ -51,14 +59,21 @@ export async function appendRecords(file: string, records: readonly unknown[], o
         prefix = `\n${JSON.stringify({ [TORN_TAIL_KEY]: { at: new Date().toISOString(), offset: size } })}\n`;
       }
     }
-    if (records.length === 0 && !prefix) return { startOffset: size, endOffset: size, fencedTornTail: false };
+    if (records.length === 0 && !prefix) return { startOffset: size, endOffset: size, fencedTornTail: false, recordOffsets: [] };
     let body = prefix;
-    for (const record of records) body += `${JSON.stringify(record)}\n`;
+    const recordOffsets: number[] = [];
+    let offset = size + Buffer.byteLength(prefix);
+    for (const record of records) {
+      const line = `${JSON.stringify(record)}\n`;
+      recordOffsets.push(offset);
+      offset += Buffer.byteLength(line);
+      body += line;
+    }
     const bytes = Buffer.from(body, 'utf8');
     await assertLocksHeld();
     await handle.write(bytes, 0, bytes.length, null);
     if (options.durable !== false) await handle.sync();
-    return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '' };
+    return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '', recordOffsets };
   } finally {
     await handle.close();
   }
@@ -150,14 +165,22 @@ export async function readRecords<Schema extends z.ZodType>(
       pending = typeof checked === 'string' ? { line, startOffset, endOffset, error: checked } : { line, startOffset, endOffset, record: checked.record };
     };
 
-    // Most reads are short tails of a long log: size the buffer to what is there to read.
+    // Most reads are short tails of a long log: size the buffer to what is there to read. The
+    // unfinished line at the end of a chunk moves to the front of the same buffer (which grows
+    // only for a line longer than itself), so a long read makes no garbage buffers.
     const { size } = await handle.stat();
-    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - position)));
+    let buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - position)));
+    let filled = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (filled === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position);
       if (bytesRead === 0) break;
       position += bytesRead;
-      const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+      const chunk = buffer.subarray(0, filled + bytesRead);
       let start = 0;
       for (;;) {
         const newline = chunk.indexOf(0x0a, start);
@@ -167,8 +190,10 @@ export async function readRecords<Schema extends z.ZodType>(
         handleLine(chunk.toString('utf8', start, newline), lineStart, consumedOffset);
         start = newline + 1;
       }
-      carry = Buffer.from(chunk.subarray(start));
+      filled = chunk.length - start;
+      if (filled > 0 && start > 0) buffer.copy(buffer, 0, start, chunk.length);
     }
+    carry = buffer.subarray(0, filled);
     flushPending();
     if (carry.length > 0) {
       warnings.push(`${file}:${lineNo}: skipped an unterminated last line (a write interrupted by a crash)`);
@@ -236,6 +261,75 @@ export function readRecordAt<Schema extends z.ZodType>(file: string, spec: LogSp
   }
 }
 
+/**
+ * Reads single records by offset (as readRecordAt does) through one open descriptor and a small
+ * block cache: lookups of lines that lie close together (outcomes recorded in the order their
+ * tasks were routed) share one read. A log only grows, so cached bytes stay valid; callers
+ * close() it at the start of each round of lookups anyway, in case the file was replaced.
+ */
+/** Bytes per read of LogRecordReader: about 90 ledger lines, and not much more to copy than one page. */
+const RECORD_READER_BLOCK_BYTES = 16 * 1024;
+
+export class LogRecordReader<Schema extends z.ZodType> {
+  private fd: number | undefined;
+  private readonly block = Buffer.allocUnsafe(RECORD_READER_BLOCK_BYTES);
+  private blockStart = 0;
+  private blockLength = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly spec: LogSpec<Schema>,
+  ) {}
+
+  /** The record whose line starts at `offset`, or null if there is no complete, valid record there. */
+  recordAt(offset: number): z.output<Schema> | null {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.file, 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new BernsteinError('IO_ERROR', `${this.file}: cannot read (${(error as Error).message})`, { file: this.file }, { cause: error });
+      }
+      this.blockLength = 0;
+    }
+    // The line and the byte before it (a record starts right after a newline).
+    const from = offset > 0 ? offset - 1 : 0;
+    let end = this.lineEnd(from, offset);
+    if (end === -1) {
+      const bytesRead = readSync(this.fd, this.block, 0, this.block.length, from);
+      this.blockStart = from;
+      this.blockLength = bytesRead;
+      end = this.lineEnd(from, offset);
+      // A line longer than the block (rare: large gate maps) is read on its own.
+      if (end === -1) return bytesRead === this.block.length ? readRecordAt(this.file, this.spec, offset, this.fd) : null;
+    }
+    if (offset > 0 && this.block[offset - 1 - this.blockStart] !== 0x0a) return null;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(this.block.toString('utf8', offset - this.blockStart, end));
+    } catch {
+      return null;
+    }
+    const checked = checkRecord(this.spec, raw);
+    return typeof checked === 'string' ? null : checked.record;
+  }
+
+  /** Where the line at `offset` ends in the cached block (relative), or -1 if the block does not hold it whole. */
+  private lineEnd(from: number, offset: number): number {
+    if (from < this.blockStart || offset > this.blockStart + this.blockLength) return -1;
+    const newline = this.block.indexOf(0x0a, offset - this.blockStart);
+    return newline === -1 || newline >= this.blockLength ? -1 : newline;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    this.blockLength = 0;
+    closeSync(fd);
+  }
+}
+
 function checkRecord<Schema extends z.ZodType>(spec: LogSpec<Schema>, raw: unknown): { record: z.output<Schema> } | string {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return `expected a JSON object (${spec.label} record)`;
   let record = raw as Record<string, unknown>;
@@ -249,7 +343,41 @@ function checkRecord<Schema extends z.ZodType>(spec: LogSpec<Schema>, raw: unkno
     if (!migrate) return `no migration for ${spec.label} record version ${v}`;
     record = { ...migrate(record), v: v + 1 };
   }
+  if (spec.accepts?.(record)) return { record: record as z.output<Schema> };
   const result = spec.schema.safeParse(record);
   if (!result.success) return `invalid ${spec.label} record: ${formatZodIssues(result.error.issues)}`;
   return { record: result.data };
+}
+
+/** Bytes before an offset that a fingerprint covers. */
+export const FINGERPRINT_SPAN = 4096;
+
+/**
+ * SHA-256 (first 16 bytes) of a log's last FINGERPRINT_SPAN bytes before `offset`: what derived
+ * files (the task index, aggregate checkpoints) keep to notice that the log they were made from
+ * was replaced or truncated. A missing file reads as empty.
+ */
+export function logFingerprint(file: string, offset: number): Buffer {
+  const span = Math.min(offset, FINGERPRINT_SPAN);
+  const bytes = Buffer.alloc(span);
+  if (span > 0) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return createHash('sha256').update(Buffer.alloc(0)).digest().subarray(0, 16);
+      throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
+    }
+    try {
+      let done = 0;
+      while (done < span) {
+        const n = readSync(fd, bytes, done, span - done, offset - span + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return createHash('sha256').update(bytes).digest().subarray(0, 16);
 }

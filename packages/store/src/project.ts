@@ -23,6 +23,8 @@ export interface ProjectPaths {
   aggregates: string;
   /** Derived, rebuildable: the ledger's task ids hashed and sorted, pointing at their lines. */
   taskIndex: string;
+  /** Derived, rebuildable: folds of the ledger (aggregates) as they stood at earlier offsets. */
+  checkpoints: string;
   /** Derived: the last `canary status`, keyed on the store's revision. */
   statusMemo: string;
   /** The inter-process lock every writer takes. */
@@ -44,6 +46,7 @@ export function projectPaths(root: string): ProjectPaths {
     outbox: join(sdd, 'outbox.jsonl'),
     aggregates: join(sdd, 'cache', 'aggregates.json'),
     taskIndex: join(sdd, 'cache', 'tasks.idx'),
+    checkpoints: join(sdd, 'cache', 'checkpoints'),
     statusMemo: join(sdd, 'cache', 'status.json'),
     lock: join(sdd, 'lock'),
   };
