@@ -8,7 +8,7 @@ import {
   type ModelConfig,
   type Version,
 } from '@bernstein/prompt-versions';
-import { decideRoute, planBundleChange, type CanaryState, type RoleState, type Transition } from './core.js';
+import { decideRoute, describeTemplatesFolder, planBundleChange, type CanaryState, type RoleState, type Transition } from './core.js';
 import type { FileProject, TransitionRequest } from './project.js';
 
 /** What an orchestrator needs to spawn the agent for one task. */
@@ -49,7 +49,7 @@ export async function routeTasks(project: FileProject, role: string, taskIds: re
     const state = await syncRoleWithDisk(project, role);
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
-      throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
+      throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle folder "${role}" in the templates folder ${describeTemplatesFolder(config, project.paths)}`, { role });
     }
     const index = await project.index();
     const now = project.now().toISOString();
@@ -113,6 +113,10 @@ export async function syncRoleWithDisk(project: FileProject, role: string): Prom
   } catch (error) {
     // A role whose folder is gone keeps serving its stable version from the registry.
     if (error instanceof BernsteinError && error.code === 'ROLE_NOT_FOUND' && roleState?.stable) return state;
+    // A role never seen: name the setting the folder came from, not only the path.
+    if (error instanceof BernsteinError && error.code === 'ROLE_NOT_FOUND') {
+      throw new BernsteinError('ROLE_NOT_FOUND', `no role "${role}": no folder "${role}" in the templates folder ${describeTemplatesFolder(config, project.paths)}`, { role }, { cause: error });
+    }
     throw error;
   }
   const { version } = await project.registry.register(bundle);

@@ -43,6 +43,7 @@ export {
   ArmSchema,
   AssignmentRecordSchema,
   GateNameSchema,
+  GateResultsInputSchema,
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,

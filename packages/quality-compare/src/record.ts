@@ -1,5 +1,5 @@
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
-import { GateResultsSchema, TaskIdSchema, type OutcomeRecord } from '@bernstein/prompt-versions';
+import { GateResultsInputSchema, TaskIdSchema, type OutcomeRecord } from '@bernstein/prompt-versions';
 import { applyAutomaticDecision, type AuditEvent, type FileProject } from '@bernstein/canary-router';
 import { z } from 'zod';
 import { currentAggregates, foldOutcome, saveAggregates } from './aggregates.js';
@@ -9,7 +9,7 @@ import { evaluateCanary, mightDecide } from './evaluate.js';
 export const OutcomeInputSchema = z.strictObject({
   taskId: TaskIdSchema,
   passed: z.boolean(),
-  gates: GateResultsSchema.optional(),
+  gates: GateResultsInputSchema.optional(),
   costUsd: z.number().finite().nonnegative().optional(),
   durationMs: z.number().finite().nonnegative().optional(),
 });

@@ -37,4 +37,18 @@ export function humanRole(role: RoleView): string {
   return `${lines.join('\n')}\n\n`;
 }
 
-export const NO_ROLES_TEXT = 'no roles routed yet: run `bernstein canary route --role <role> --task <id>` or `bernstein versions scan`\n';
+/**
+ * What status says before any role has routing state. The advice depends on what was done
+ * already, so it never sends the user back to a step they took (a scan registers versions but
+ * does not route).
+ */
+export function noRolesText(registeredRoles: readonly string[]): string {
+  if (registeredRoles.length === 0) {
+    return 'no roles yet: run `bernstein versions scan` to register the role bundles, then `bernstein canary route --role <role> --task <id>`\n';
+  }
+  const first = registeredRoles[0]!;
+  return (
+    `${registeredRoles.length} role${registeredRoles.length === 1 ? '' : 's'} registered (${registeredRoles.join(', ')}), none routed yet: ` +
+    `route a task with \`bernstein canary route --role ${first} --task <id>\`, or start a canary with \`bernstein config canary --role ${first} --percentage 20\`\n`
+  );
+}

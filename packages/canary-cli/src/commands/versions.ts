@@ -1,12 +1,12 @@
 import { diffVersions, renderModelConfig, type VersionSummary } from '@bernstein/prompt-versions';
 import { scanVersions } from '@bernstein/canary-router';
-import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { printJson, table, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const { versions, warnings } = await scanVersions(project);
-  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
     printJson(io, { versions: versions.map(({ role, id, new: isNew, stable }) => ({ role, id, new: isNew, stable })) });
     return 0;
@@ -20,7 +20,7 @@ export async function scan(global: GlobalOptions, _options: object, io: Io): Pro
 }
 
 export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const versions = await project.registry.list(options.role === undefined ? {} : { role: options.role });
   const state = await project.load();
   const status = (v: VersionSummary) => {
@@ -49,7 +49,7 @@ export async function list(global: GlobalOptions, options: { role?: string }, io
 }
 
 export async function show(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const summary = await project.registry.resolve(options.args[0]!);
   const version = await project.registry.get(summary.id);
   if (global.json) {
@@ -63,7 +63,7 @@ export async function show(global: GlobalOptions, options: { args: string[] }, i
 }
 
 export async function diff(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.registry.resolve(id)));
   const [left, right] = await Promise.all([project.registry.get(a!.id), project.registry.get(b!.id)]);
   const result = diffVersions(left, right);

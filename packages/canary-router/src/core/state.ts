@@ -132,7 +132,29 @@ export const canaryStateDocument = defineJsonDocument({
   currentVersion: STATE_SCHEMA_VERSION,
   migrations: {},
   empty: emptyCanaryState,
+  recogniseUnversioned: recogniseUpstreamCanaryFile,
 });
+
+/**
+ * The original Bernstein implementation keeps its canary in the same file, without a schema
+ * version: a few settings and four counters (passes and totals of each arm), at the top level or
+ * per role. Nothing in it says which task ran which version, so it cannot be carried over; say
+ * what the file is and how to start from it, instead of only "missing schemaVersion".
+ */
+export function recogniseUpstreamCanaryFile(document: Record<string, unknown>): string | undefined {
+  const counterKeys = (value: unknown): string[] =>
+    value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value).filter((key) => /^(canary|stable)_[a-z_]+$/.test(key)) : [];
+  const keys = new Set(counterKeys(document));
+  for (const value of Object.values(document)) for (const key of counterKeys(value)) keys.add(key);
+  if (keys.size === 0) return undefined;
+  const shown = [...keys].sort().slice(0, 6).join(', ');
+  return (
+    `this is a canary file of the original Bernstein implementation (no "schemaVersion"; keys ${shown}), not this toolkit's routing state. ` +
+    'Its counters say how many tasks passed, not which task ran which version, so they cannot be carried over. ' +
+    'Move it aside (e.g. `mv .sdd/config/canary.json .sdd/config/canary.upstream.json`), run `bernstein versions scan` to register the current bundles, ' +
+    'then start the canary again with `bernstein config canary --role <role> --percentage <n>`; nothing was changed'
+  );
+}
 
 /** Whether `versionId` was rolled back on this role (and so is never used again automatically). */
 export function isRejected(role: RoleState | undefined, versionId: string): boolean {
