@@ -93,8 +93,8 @@ export function printJson(io: Io, value: unknown): void {
 }
 
 /** A plain aligned table for humans. */
-export function table(rows: readonly (readonly string[])[], header?: readonly string[]): string {
-  const all = header ? [header, ...rows] : [...rows];
+export function table(rows: readonly (readonly string[])[], header?: readonly string[], c?: Colours): string {
+  const all = header ? [c ? header.map((cell) => c.bold(cell)) : header, ...rows] : [...rows];
   if (all.length === 0) return '';
   const widths = all[0]!.map((_, column) => Math.max(...all.map((row) => visibleLength(row[column] ?? ''))));
   return `${all

@@ -12,7 +12,7 @@ import {
   type SkippedLine,
 } from '@bernstein/quality-compare';
 import { announce } from '../announce.js';
-import { errorLine, printJson, warningLine, type GlobalOptions, type Io } from '../output.js';
+import { colours, errorLine, printJson, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { configWarned, openCheckedProject } from '../project.js';
 import { parseNonNegative } from '../parse.js';
 import { statusKey, writeStatusSnapshot } from './status-snapshot.js';
@@ -29,7 +29,7 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   const views: RoleView[] = roles;
   if (global.json) printJson(io, { roles: views });
   else if (views.length === 0) io.stdout(noRolesText([...new Set((await project.registry.list()).map((v) => v.role))].sort()));
-  else for (const role of views) io.stdout(humanRole(role));
+  else for (const role of views) io.stdout(humanRole(role, colours(io)));
   // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts).
   if (options.role === undefined && warnings.length === 0 && !configWarned(project) && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
     await writeStatusSnapshot(global.dir, keyBefore, views);

@@ -1,5 +1,5 @@
 import { routeTasks } from '@bernstein/canary-router';
-import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export async function route(global: GlobalOptions, options: { role: string; task: string[] }, io: Io): Promise<number> {
@@ -13,6 +13,7 @@ export async function route(global: GlobalOptions, options: { role: string; task
     table(
       results.map((r) => [r.taskId, r.arm, r.versionId, r.canaryId ?? '-', typeof r.model.default_model === 'string' ? r.model.default_model : '-', r.sticky ? 'yes' : '']),
       ['TASK', 'ARM', 'VERSION', 'CANARY', 'MODEL', 'RETRY'],
+      colours(io),
     ),
   );
   return 0;

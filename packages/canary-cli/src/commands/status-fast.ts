@@ -1,4 +1,4 @@
-import { printJson, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, type GlobalOptions, type Io } from '../output.js';
 import { readStatusSnapshot } from './status-snapshot.js';
 import { humanRole } from './status-view.js';
 
@@ -13,6 +13,6 @@ export async function fastStatus(global: GlobalOptions, options: { role?: string
   // No roles: the advice depends on the registry, which the full path reads.
   if (roles.length === 0) return null;
   if (global.json) printJson(io, { roles });
-  else for (const role of roles) io.stdout(humanRole(role));
+  else for (const role of roles) io.stdout(humanRole(role, colours(io)));
   return 0;
 }

@@ -1,5 +1,5 @@
 import type { RoleStatus } from '@bernstein/quality-compare';
-import { table } from '../output.js';
+import { table, type Colours } from '../output.js';
 
 /**
  * One role as `canary status --json` prints it (SPEC key names), and what the memo stores. A
@@ -14,8 +14,11 @@ function interval(evidence: unknown, arm: 'stable' | 'canary'): string {
   return value ? ` (95 % CI ${Math.round(value[0] * 100)}-${Math.round(value[1] * 100)} %)` : '';
 }
 
-export function humanRole(role: RoleView): string {
-  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`];
+const plain = (text: string) => text;
+const NO_COLOURS = { bold: plain, green: plain, red: plain, yellow: plain } as Pick<Colours, 'bold' | 'green' | 'red' | 'yellow'>;
+
+export function humanRole(role: RoleView, c: Pick<Colours, 'bold' | 'green' | 'red' | 'yellow'> = NO_COLOURS): string {
+  const lines = [`${c.bold(role.role)}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`];
   const canary = role.canary;
   if (!canary) {
     const s = role.stableOutcomes;
@@ -31,7 +34,8 @@ export function humanRole(role: RoleView): string {
       ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`],
     ]).trimEnd(),
   );
-  lines.push(`  decision: ${canary.decision.action} (${canary.decision.rule}): ${canary.decision.reason}`);
+  const action = canary.decision.action === 'promote' ? c.green('promote') : canary.decision.action === 'rollback' ? c.red('rollback') : c.yellow(canary.decision.action);
+  lines.push(`  decision: ${action} (${canary.decision.rule}): ${canary.decision.reason}`);
   const needed = evidence?.tasksNeeded;
   if (canary.decision.action === 'continue' && typeof needed === 'number') lines.push(`  estimate: about ${needed} more canary outcomes before a decision`);
   return `${lines.join('\n')}\n\n`;

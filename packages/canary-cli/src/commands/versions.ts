@@ -1,6 +1,6 @@
 import { diffVersions, renderModelConfig, type VersionSummary } from '@bernstein/prompt-versions';
 import { scanVersions } from '@bernstein/canary-router';
-import { printJson, table, warningLine, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, table, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
@@ -15,7 +15,7 @@ export async function scan(global: GlobalOptions, _options: object, io: Io): Pro
     io.stdout(`no role bundles found under ${(await project.config()).templates}\n`);
     return 0;
   }
-  io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING']));
+  io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING'], colours(io)));
   return 0;
 }
 
@@ -43,6 +43,7 @@ export async function list(global: GlobalOptions, options: { role?: string }, io
     table(
       versions.map((v) => [v.role, v.id, v.createdAt.replace(/\.\d+Z$/, 'Z'), modelName(v), originText(v), status(v)]),
       ['ROLE', 'VERSION', 'CREATED', 'MODEL', 'ORIGIN', 'STATUS'],
+      colours(io),
     ),
   );
   return 0;
