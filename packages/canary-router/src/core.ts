@@ -59,6 +59,7 @@ export {
   applyTransition,
   describeAuditEvent,
   newCanaryId,
+  stepRestartsEvidence,
   type Transition,
   type TransitionContext,
   type TransitionResult,

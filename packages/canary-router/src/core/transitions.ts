@@ -75,6 +75,17 @@ export interface TransitionResult {
 }
 
 /** A fresh random canary id: 12 lowercase hex chars. */
+/**
+ * Whether a step to `percentage` starts a new evidence window. Evidence restarts at each step,
+ * except at 100 %: no task reaches stable there, so a fresh window could never compare the arms.
+ * The 100 % step keeps the previous step's evidence (and adds its own canary outcomes), so the
+ * ramp ends in a promotion or, if the canary degrades at full traffic, a rollback. The report
+ * draws its windows by this rule too.
+ */
+export function stepRestartsEvidence(percentage: number): boolean {
+  return percentage < 100;
+}
+
 export function newCanaryId(): string {
   return randomBytes(6).toString('hex');
 }
@@ -333,11 +344,7 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         percentage,
         stepIndex: canary.steps.indexOf(percentage),
         epoch,
-        // Evidence restarts at each step, except at 100 %: no task reaches stable there, so a
-        // fresh window could never compare the arms. The 100 % step keeps the previous step's
-        // evidence (and adds its own canary outcomes), so the ramp ends in a promotion or, if
-        // the canary degrades at full traffic, a rollback.
-        evidenceFromEpoch: percentage >= 100 ? canary.evidenceFromEpoch : epoch,
+        evidenceFromEpoch: stepRestartsEvidence(percentage) ? epoch : canary.evidenceFromEpoch,
         epochs: [...canary.epochs, { epoch, percentage, startedAt: now }],
       };
       return commit(
