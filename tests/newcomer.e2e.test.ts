@@ -227,4 +227,82 @@ describe('recording and reading', () => {
       expect(after).toContain('bernstein canary route --role backend');
     }
   });
+
+  it('a percentage change to the value it already has is a no-op: no audit event, no new epoch', async () => {
+    const project = oneRole();
+    expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-0'], { dir: project.dir }));
+    project.writeRoleFile('backend', 'system_prompt.md', 'v2\n');
+    expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20'], { dir: project.dir }));
+    const before = project.audit().length;
+    const epochs = project.state().roles.backend!.canary!.epochs.length;
+    const same = expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20'], { dir: project.dir }));
+    expect(same.stdout).toMatch(/already at 20 %; nothing changed/);
+    const sameJson = parseJson(expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20', '--json'], { dir: project.dir })));
+    expect(sameJson.events).toEqual([]);
+    expect(project.audit()).toHaveLength(before);
+    expect(project.state().roles.backend!.canary!.epochs).toHaveLength(epochs);
+    const moved = expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '30'], { dir: project.dir }));
+    expect(moved.stdout).toMatch(/moved from 20 % to 30 %/);
+    expect(project.audit()).toHaveLength(before + 1);
+  });
+
+  it('the canary start message says each thing once', async () => {
+    const project = oneRole();
+    expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-0'], { dir: project.dir }));
+    project.writeRoleFile('backend', 'system_prompt.md', 'v2\n');
+    const line = expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20'], { dir: project.dir })).stdout.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    for (const once of ['started', '20 %', 'canary', 'policy sequential']) {
+      expect(line.split(once).length - 1, `"${once}" in: ${line}`).toBe(1);
+    }
+    const versionId = project.state().roles.backend!.canary!.versionId;
+    expect(line.split(versionId).length - 1).toBe(1);
+  });
+
+  it('route prints a stderr line when it starts a canary or releases a bundle directly', async () => {
+    const project = oneRole();
+    const first = expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-0', '--json'], { dir: project.dir }));
+    expect(first.stderr).toBe('');
+    project.writeRoleFile('backend', 'system_prompt.md', 'v2\n');
+    const released = expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-1', '--json'], { dir: project.dir }));
+    expect(released.stderr).toMatch(/^notice: role backend: version [0-9a-f]{12} released directly, replacing [0-9a-f]{12}: the bundle on disk changed and canary\.canary_percentage is 0/);
+    expect(released.stderr.trim().split('\n')).toHaveLength(1);
+    project.writeConfig('canary:\n  canary_percentage: 20\n');
+    project.writeRoleFile('backend', 'system_prompt.md', 'v3\n');
+    const started = expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-2', '--json'], { dir: project.dir }));
+    expect(started.stderr).toMatch(/^notice: role backend: canary [0-9a-f]{12} of version [0-9a-f]{12} started at 20 % against stable [0-9a-f]{12}: the bundle on disk changed \(canary\.canary_percentage 20\)\n$/);
+    // Nothing changed: nothing said.
+    expect(expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-3', '--json'], { dir: project.dir })).stderr).toBe('');
+  });
+
+  it('after a rollback or a promotion, status shows the last canary and the evidence it ended on', async () => {
+    const project = oneRole('canary:\n  min_canary_tasks: 3\n  policy: threshold\n');
+    expectOk(await runBin(['canary', 'route', '--role', 'backend', '--task', 'T-0'], { dir: project.dir }));
+    project.writeRoleFile('backend', 'system_prompt.md', 'v2\n');
+    expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '50'], { dir: project.dir }));
+    const tasks = Array.from({ length: 40 }, (_, i) => `R-${i}`);
+    const routed = parseNdjson(expectOk(await runBin(['canary', 'route', '--role', 'backend', ...tasks.flatMap((t) => ['--task', t]), '--json'], { dir: project.dir })));
+    // The canary fails everything: the threshold rule rolls it back after 3 canary outcomes.
+    const input = routed.map((r) => JSON.stringify({ taskId: r.taskId, passed: r.arm === 'stable' })).join('\n');
+    const recorded = await runBin(['canary', 'record', '--from', '-'], { dir: project.dir, input });
+    expect(recorded.code).toBe(0);
+    expect(recorded.stderr).toMatch(/ALERT: .*rolled back/);
+    const json = parseJson(expectOk(await runBin(['canary', 'status', '--json'], { dir: project.dir })));
+    const role = json.roles[0];
+    expect(role.canary).toBeNull();
+    expect(role.lastCanary).toMatchObject({ result: 'rolled back', actor: 'auto', canary: { tasks: 3, passed: 0 } });
+    expect(role.lastCanary.stable.tasks).toBeGreaterThan(0);
+    const human = expectOk(await runBin(['canary', 'status'], { dir: project.dir })).stdout;
+    expect(human).toMatch(/last canary [0-9a-f]{12}: version [0-9a-f]{12} rolled back/);
+    expect(human).toMatch(/canary\s+0\/3 passed/);
+    expect(human).not.toMatch(/stable 0\/0 passed/);
+
+    // A promotion by hand: the last canary is the promoted one.
+    project.writeRoleFile('backend', 'system_prompt.md', 'v3\n');
+    expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '50'], { dir: project.dir }));
+    expectOk(await runBin(['config', 'canary', '--promote', '--role', 'backend'], { dir: project.dir }));
+    const promoted = parseJson(expectOk(await runBin(['canary', 'status', '--json'], { dir: project.dir }))).roles[0];
+    expect(promoted.lastCanary).toMatchObject({ result: 'promoted', actor: 'cli', versionId: promoted.stableVersion });
+    expect(expectOk(await runBin(['canary', 'status'], { dir: project.dir })).stdout).toMatch(/last canary [0-9a-f]{12}: version [0-9a-f]{12} promoted/);
+  });
 });

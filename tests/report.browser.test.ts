@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Issue 16, the HTML report in a real Chromium: a 5 → 25 → 50 → 100 ramp that ends in a
  * promotion, a rollback with outcomes that arrive after it, and a canary with no outcomes.

@@ -367,7 +367,7 @@ describe('a canary staged at 0 % (issue 16: help says 0-100, and 0 is a start th
     const { project } = await initialisedProject();
     const start = parseJson(expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '0', '--json'], { dir: project.dir })));
     expect(start.events).toEqual([expect.objectContaining({ action: 'start', percentage: 0 })]);
-    expect(project.state().roles.r.canary).toMatchObject({ percentage: 0 });
+    expect(project.state().roles.r!.canary).toMatchObject({ percentage: 0 });
   });
 
   it('--model ... --percentage 0 starts a staged model canary', async () => {

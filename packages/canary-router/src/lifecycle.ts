@@ -16,6 +16,8 @@ export interface LifecycleResult {
   /** The transitions applied (empty for a no-op). */
   events: AuditEvent[];
   state: CanaryState;
+  /** For a no-op: why nothing changed, for the user. */
+  unchanged?: string;
 }
 
 /**
@@ -41,10 +43,10 @@ function startTransition(role: string, versionId: string, options: StartOptions)
   };
 }
 
-function startReason(versionId: string, options: StartOptions, config: ProjectConfig): string {
+/** What the start event does not say by itself (its description already names version, share and stable). */
+function startReason(options: StartOptions, config: ProjectConfig): string {
   const steps = options.steps ?? [];
-  const where = steps.length > 0 ? `steps ${steps.join(', ')}` : `${options.percentage} %`;
-  return options.reason ?? `canary of ${versionId} started at ${where} (policy ${options.policy ?? config.canary.policy})`;
+  return options.reason ?? `policy ${options.policy ?? config.canary.policy}${steps.length > 0 ? `, ramp ${steps.join(' → ')} %` : ''}`;
 }
 
 /**
@@ -79,7 +81,7 @@ async function startCanary(
     transitions.map((transition) => ({
       transition,
       actor: transition.type === 'init' ? ('auto' as const) : actor,
-      reason: transition.type === 'init' ? `first time role "${role}" was seen: its bundle on disk becomes stable` : startReason(candidateId, options, config),
+      reason: transition.type === 'init' ? 'its bundle on disk' : startReason(options, config),
     })),
     disk ? { observedDisk: { role, versionId: stableId } } : {},
   );
@@ -112,11 +114,15 @@ export async function canaryRole(project: FileProject, role: string, options: St
         );
       }
       if (options.percentage === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage to change the running canary');
+      // The value it already has: not a transition (no audit event, no new epoch, no step drawn).
+      if (options.percentage === roleState.canary.percentage) {
+        return { events: [], state, unchanged: `canary ${roleState.canary.id} of role "${role}" is already at ${roleState.canary.percentage} %; nothing changed` };
+      }
       return project.apply([
         {
           transition: { type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage },
           actor: options.actor ?? 'cli',
-          reason: options.reason ?? `percentage changed from ${roleState.canary.percentage} % to ${options.percentage} %`,
+          reason: options.reason ?? 'set by hand',
         },
       ]);
     }

@@ -129,19 +129,19 @@ export async function syncRoleWithDisk(project: FileProject, role: string): Prom
   const deferred = plan === 'none' && roleState?.canary != null && roleState.canary.versionId !== version.id && roleState.stable !== version.id;
   switch (plan) {
     case 'init':
-      transition({ type: 'init', role, versionId: version.id }, `first time role "${role}" was seen: its bundle on disk becomes stable`);
+      transition({ type: 'init', role, versionId: version.id }, 'its bundle on disk');
       break;
     case 'release':
       transition(
         { type: 'release', role, versionId: version.id },
-        `bundle on disk changed and canary_percentage is 0: released directly (previous stable ${roleState?.stable ?? 'none'} kept for instant rollback)`,
+        `the bundle on disk changed and canary.canary_percentage is 0 (the previous stable is kept for instant rollback)`,
       );
       break;
     case 'start-canary': {
       const steps = config.canary.steps;
       transition(
         { type: 'start', role, versionId: version.id, ...(steps.length > 0 ? { steps } : { percentage: config.canary.canaryPercentage }) },
-        `bundle on disk changed: canary started automatically at ${steps.length > 0 ? `${steps[0]} % (steps ${steps.join(', ')})` : `${config.canary.canaryPercentage} %`}`,
+        `the bundle on disk changed (${steps.length > 0 ? `canary.steps ${steps.join(' → ')} %` : `canary.canary_percentage ${config.canary.canaryPercentage}`})`,
       );
       break;
     }

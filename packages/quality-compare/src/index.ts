@@ -16,5 +16,5 @@ export {
   type SkippedLine,
 } from './record.js';
 export { alertPayload, alertTransitions, deliverAlerts, type AlertDelivery, type AlertPayload } from './alerts.js';
-export { canaryStatus, type ArmCounts, type RoleStatus } from './status.js';
+export { canaryStatus, lastCanaryOf, type ArmCounts, type LastCanary, type RoleStatus } from './status.js';
 export * from './report.js';

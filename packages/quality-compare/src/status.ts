@@ -1,4 +1,4 @@
-import type { Canary, FileProject, RoleState } from '@bernstein/canary-router';
+import { readHistory, type AuditEvent, type Canary, type FileProject, type RoleState } from '@bernstein/canary-router';
 import { currentAggregates, type Aggregates } from './aggregates.js';
 import { canaryWindow, decisionSettings, evaluateCanary } from './evaluate.js';
 import { windowStats, type ArmStats, type Decision } from './core.js';
@@ -28,16 +28,63 @@ export interface RoleStatus {
   /** Outcomes of the stable version outside any canary window (for context). */
   stableOutcomes: ArmCounts;
   rejected: string[];
+  /**
+   * The role's last ended canary: how it ended and the evidence it ended on (so that right after
+   * a promotion or rollback, status shows that result rather than an empty stable arm).
+   */
+  lastCanary: LastCanary | null;
+}
+
+export interface LastCanary {
+  id: string;
+  versionId: string;
+  result: 'promoted' | 'rolled back';
+  at: string;
+  actor: string;
+  reason: string;
+  /** Outcomes per arm at the decision (from its audit event), or null for a manual one without evidence. */
+  stable: ArmCounts | null;
+  canary: ArmCounts | null;
+}
+
+/** The last promote or rollback of a canary of `role` in the audit log, with its evidence counts. */
+export function lastCanaryOf(events: readonly AuditEvent[], role: string): LastCanary | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.role !== role || e.canaryId === null || (e.action !== 'promote' && e.action !== 'rollback')) continue;
+    const evidence = (e.evidence ?? {}) as Record<string, unknown>;
+    const arm = (value: unknown): ArmCounts | null => {
+      const v = value as { tasks?: unknown; passed?: unknown } | null | undefined;
+      return v && typeof v.tasks === 'number' && typeof v.passed === 'number' ? { tasks: v.tasks, passed: v.passed } : null;
+    };
+    return {
+      id: e.canaryId,
+      versionId: (e.action === 'promote' ? e.to : e.from) ?? '',
+      result: e.action === 'promote' ? 'promoted' : 'rolled back',
+      at: e.at,
+      actor: e.actor,
+      reason: e.reason,
+      stable: arm(evidence.stable),
+      canary: arm(evidence.canary),
+    };
+  }
+  return null;
 }
 
 export async function canaryStatus(project: FileProject, options: { role?: string } = {}): Promise<{ roles: RoleStatus[]; warnings: string[] }> {
-  const [config, state, { aggregates, warnings }] = await Promise.all([project.config(), project.load(), currentAggregates(project)]);
+  const [config, state, { aggregates, warnings }, audit] = await Promise.all([
+    project.config(),
+    project.load(),
+    currentAggregates(project),
+    readHistory(project, options.role === undefined ? {} : { role: options.role }),
+  ]);
   const roles: RoleStatus[] = [];
   for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (options.role !== undefined && role !== options.role) continue;
-    roles.push(roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })));
+    const status = roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy }));
+    roles.push({ ...status, lastCanary: lastCanaryOf(audit.events, role) });
   }
-  return { roles, warnings };
+  return { roles, warnings: [...warnings, ...audit.warnings] };
 }
 
 function roleStatus(
@@ -45,7 +92,7 @@ function roleStatus(
   roleState: RoleState,
   aggregates: Aggregates,
   judge: (canary: Canary) => { decision: Decision; policy: 'sequential' | 'threshold' },
-): RoleStatus {
+): Omit<RoleStatus, 'lastCanary'> {
   const stableArm = roleState.stable ? aggregates.stable[role]?.[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;

@@ -70,9 +70,10 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
   }
 
   for (const event of result.events) if (!global.json) io.stdout(`${describeAuditEvent(event)}\n`);
+  if (result.events.length === 0 && result.unchanged !== undefined && !global.json) io.stdout(`${result.unchanged}\n`);
   // Promotions and rollbacks alert, whoever made them.
   const alertable = result.events.filter((e) => e.action === 'promote' || e.action === 'rollback' || e.action === 'instant-rollback');
   const alerts = await announce(project, alertable, io);
-  if (global.json) printJson(io, { events: result.events, alerts });
+  if (global.json) printJson(io, { events: result.events, alerts, ...(result.unchanged !== undefined ? { unchanged: result.unchanged } : {}) });
   return 0;
 }

@@ -22,7 +22,20 @@ export function humanRole(role: RoleView, c: Pick<Colours, 'bold' | 'green' | 'r
   const canary = role.canary;
   if (!canary) {
     const s = role.stableOutcomes;
-    lines.push(`  no canary; stable ${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`);
+    lines.push(`  no canary; stable ${s.tasks === 0 ? 'has no outcomes outside a canary yet' : `${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`}`);
+    const last = role.lastCanary;
+    if (last) {
+      const result = last.result === 'promoted' ? c.green('promoted') : c.red('rolled back');
+      lines.push(`  last canary ${last.id}: version ${last.versionId} ${result} ${last.at} (${last.actor}): ${last.reason}`);
+      if (last.stable && last.canary) {
+        lines.push(
+          table([
+            ['  stable', `${last.stable.passed}/${last.stable.tasks} passed`, pct(last.stable.passed, last.stable.tasks)],
+            ['  canary', `${last.canary.passed}/${last.canary.tasks} passed`, pct(last.canary.passed, last.canary.tasks)],
+          ]).trimEnd(),
+        );
+      }
+    }
     return `${lines.join('\n')}\n\n`;
   }
   const step = canary.step !== null ? ` · step ${canary.step}/${canary.steps.length} (${canary.steps.join(' → ')} %)` : '';
