@@ -142,10 +142,17 @@ export const canaryStateDocument = defineJsonDocument({
  * what the file is and how to start from it, instead of only "missing schemaVersion".
  */
 export function recogniseUpstreamCanaryFile(document: Record<string, unknown>): string | undefined {
-  const counterKeys = (value: unknown): string[] =>
-    value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value).filter((key) => /^(canary|stable)_[a-z_]+$/.test(key)) : [];
-  const keys = new Set(counterKeys(document));
-  for (const value of Object.values(document)) for (const key of counterKeys(value)) keys.add(key);
+  const isMap = (value: unknown): value is Record<string, unknown> => Boolean(value) && typeof value === 'object' && !Array.isArray(value);
+  // stable_passed, canary_total, canaryTasks, ...: at the top level, per role, or per role in a map.
+  const keys = new Set<string>();
+  const visit = (value: unknown, depth: number): void => {
+    if (!isMap(value)) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (/^(canary|stable)(_[a-z]+|[A-Z][A-Za-z]*)+$/.test(key)) keys.add(key);
+      if (depth < 2) visit(inner, depth + 1);
+    }
+  };
+  visit(document, 0);
   if (keys.size === 0) return undefined;
   const shown = [...keys].sort().slice(0, 6).join(', ');
   return (
