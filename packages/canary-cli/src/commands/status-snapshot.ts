@@ -12,7 +12,8 @@ import type { RoleView } from './status-view.js';
  *
  * This module imports nothing heavy on purpose: it is the start-up fast path.
  */
-const SNAPSHOT_VERSION = 1;
+// 2: roles carry lastCanary.
+const SNAPSHOT_VERSION = 2;
 
 interface Snapshot {
   schemaVersion: number;
