@@ -300,7 +300,10 @@ describe('recording and reading', () => {
     // A promotion by hand: the last canary is the promoted one.
     project.writeRoleFile('backend', 'system_prompt.md', 'v3\n');
     expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '50'], { dir: project.dir }));
-    expectOk(await runBin(['config', 'canary', '--promote', '--role', 'backend'], { dir: project.dir }));
+    const promote = expectOk(await runBin(['config', 'canary', '--promote', '--role', 'backend'], { dir: project.dir }));
+    // Said once: on stderr, as the notice every promotion gets (not again on stdout).
+    expect(promote.stdout).toBe('');
+    expect(promote.stderr).toMatch(/^notice: role backend: canary [0-9a-f]{12} promoted; version [0-9a-f]{12} replaces [0-9a-f]{12} as stable: .*\n$/);
     const promoted = parseJson(expectOk(await runBin(['canary', 'status', '--json'], { dir: project.dir }))).roles[0];
     expect(promoted.lastCanary).toMatchObject({ result: 'promoted', actor: 'cli', versionId: promoted.stableVersion });
     expect(expectOk(await runBin(['canary', 'status'], { dir: project.dir })).stdout).toMatch(/last canary [0-9a-f]{12}: version [0-9a-f]{12} promoted/);
