@@ -234,13 +234,13 @@ describe('recording and reading', () => {
     project.writeRoleFile('backend', 'system_prompt.md', 'v2\n');
     expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20'], { dir: project.dir }));
     const before = project.audit().length;
-    const epochs = project.state().roles.backend!.canary!.epochs.length;
+    const epoch = project.state().roles.backend!.canary!.epoch;
     const same = expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20'], { dir: project.dir }));
     expect(same.stdout).toMatch(/already at 20 %; nothing changed/);
     const sameJson = parseJson(expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '20', '--json'], { dir: project.dir })));
     expect(sameJson.events).toEqual([]);
     expect(project.audit()).toHaveLength(before);
-    expect(project.state().roles.backend!.canary!.epochs).toHaveLength(epochs);
+    expect(project.state().roles.backend!.canary!.epoch).toBe(epoch);
     const moved = expectOk(await runBin(['config', 'canary', '--role', 'backend', '--percentage', '30'], { dir: project.dir }));
     expect(moved.stdout).toMatch(/moved from 20 % to 30 %/);
     expect(project.audit()).toHaveLength(before + 1);
