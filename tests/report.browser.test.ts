@@ -10,8 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { canaryRole, openProject, rollbackCanary, routeTasks, type FileProject } from '@bernstein/canary-router';
-import { recordOutcomes } from '@bernstein/quality-compare';
+import { canaryRole, recordOutcomes, rollbackCanary, routeTasks, type Rollout } from '@bernstein/rollout';
+import { openFileRollout } from '@bernstein/store-file';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectOk } from './helpers/assert.ts';
@@ -27,7 +27,7 @@ let page: Page;
 let html: string;
 
 /** Route `count` tasks at once, then record their outcomes one by one (each one is evaluated). */
-async function batch(p: FileProject, role: string, prefix: string, count: number, passed: (arm: 'stable' | 'canary') => boolean): Promise<string[]> {
+async function batch(p: Rollout, role: string, prefix: string, count: number, passed: (arm: 'stable' | 'canary') => boolean): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   const routes = await routeTasks(p, role, ids);
   const actions: string[] = [];
@@ -52,7 +52,7 @@ beforeAll(async () => {
     config: 'canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n',
   });
   let canaries = 0;
-  const p = openProject(project.dir, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
+  const p = openFileRollout(project.dir, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
   await routeTasks(p, 'backend', ['init-b']);
   await routeTasks(p, 'qa', ['init-q']);
   await routeTasks(p, 'docs', ['init-d']);

@@ -17,18 +17,17 @@ export {
 } from './bundle.js';
 export { canonicalBundle, hashBundle, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
-  FileRegistry,
+  isVersionId,
   resolvePrefix,
-  registryDocument,
-  versionContentDocument,
   MIN_PREFIX_LENGTH,
+  VersionHashSchema,
+  VersionIdSchema,
   RegistryDocumentSchema,
   VersionOriginSchema,
   VersionSummarySchema,
   RoleHistoryEntrySchema,
   type RegisterResult,
   type RegistryDocument,
-  type RegistryStore,
   type RoleHistoryEntry,
   type Version,
   type VersionOrigin,
@@ -36,10 +35,6 @@ export {
 } from './registry.js';
 export { diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
 export {
-  FileLedger,
-  LedgerIndex,
-  LEDGER_START,
-  ledgerLog,
   ArmSchema,
   AssignmentRecordSchema,
   GateNameSchema,
@@ -47,13 +42,12 @@ export {
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,
+  StratumSchema,
   TaskIdSchema,
   type Arm,
   type AssignmentRecord,
-  type LedgerCursor,
   type LedgerRecord,
-  type LedgerStore,
   type OutcomeRecord,
   type TaskEntry,
+  type TaskLookup,
 } from './ledger.js';
-export { FileTaskIndex, type TaskIndex } from './task-index.js';

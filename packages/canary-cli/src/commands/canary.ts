@@ -1,16 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { BernsteinError } from '@bernstein/store';
-import { describeAuditEvent, readHistory } from '@bernstein/canary-router';
+import { describeAuditEvent } from '@bernstein/canary-router';
 import {
   canaryStatus,
   evaluateCanaries,
+  historyEvent,
   ndjsonItemsFromStream,
+  readHistory,
   recordOutcomes,
   type RecordItem,
   type RecordResult,
   type SkippedLine,
-} from '@bernstein/quality-compare';
+} from '@bernstein/rollout';
 import { announce } from '../announce.js';
 import { colours, errorLine, printJson, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { configWarned, openCheckedProject } from '../project.js';
@@ -28,7 +30,7 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   }
   const views: RoleView[] = roles;
   if (global.json) printJson(io, { roles: views });
-  else if (views.length === 0) io.stdout(noRolesText([...new Set((await project.registry.list()).map((v) => v.role))].sort()));
+  else if (views.length === 0) io.stdout(noRolesText([...new Set((await project.store.listVersions()).map((v) => v.role))].sort()));
   else for (const role of views) io.stdout(humanRole(role, colours(io)));
   // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts).
   if (options.role === undefined && warnings.length === 0 && !configWarned(project) && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
@@ -149,23 +151,7 @@ export async function history(global: GlobalOptions, options: { role?: string },
   const { events, warnings } = await readHistory(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
-    printJson(io, {
-      events: events.map((e) => ({
-        at: e.at,
-        role: e.role,
-        action: e.action,
-        from: e.from,
-        to: e.to,
-        actor: e.actor,
-        reason: e.reason,
-        evidence: e.evidence,
-        canaryId: e.canaryId,
-        revision: e.revision,
-        ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
-        ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
-        ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
-      })),
-    });
+    printJson(io, { events: events.map(historyEvent) });
     return 0;
   }
   if (events.length === 0) io.stdout('no transitions yet\n');

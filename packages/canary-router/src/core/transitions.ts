@@ -7,6 +7,7 @@ import {
   isCanaryId,
   isVersionId,
   nextStepPercentage,
+  stepRestartsEvidence,
   type Canary,
   type CanaryState,
   type RoleState,
@@ -75,17 +76,6 @@ export interface TransitionResult {
 }
 
 /** A fresh random canary id: 12 lowercase hex chars. */
-/**
- * Whether a step to `percentage` starts a new evidence window. Evidence restarts at each step,
- * except at 100 %: no task reaches stable there, so a fresh window could never compare the arms.
- * The 100 % step keeps the previous step's evidence (and adds its own canary outcomes), so the
- * ramp ends in a promotion or, if the canary degrades at full traffic, a rollback. The report
- * draws its windows by this rule too.
- */
-export function stepRestartsEvidence(percentage: number): boolean {
-  return percentage < 100;
-}
-
 export function newCanaryId(): string {
   return randomBytes(6).toString('hex');
 }
@@ -344,6 +334,8 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         percentage,
         stepIndex: canary.steps.indexOf(percentage),
         epoch,
+        // Evidence restarts at each step except the one to 100 % (see stepRestartsEvidence), so the
+        // ramp ends in a promotion or, if the canary degrades at full traffic, a rollback.
         evidenceFromEpoch: stepRestartsEvidence(percentage) ? epoch : canary.evidenceFromEpoch,
         epochs: [...canary.epochs, { epoch, percentage, startedAt: now }],
       };
@@ -453,6 +445,8 @@ export function describeAuditEvent(event: AuditEvent): string {
       return `role ${event.role}: version ${event.to} released directly, replacing ${event.from}${reason}`;
     case 'instant-rollback':
       return `role ${event.role}: stable rolled back from ${event.from} to ${event.to}${reason}`;
+    case 'alert-delivered':
+      return `role ${event.role}: alert delivered${reason}`;
     case 'alert-failed':
       return `role ${event.role}: alert not delivered${reason}`;
   }

@@ -1,0 +1,195 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canaryRole, collectReport, escapeHtml, recordOutcomes, renderReport, routeTasks, type ReportData, type Rollout } from '@bernstein/rollout';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openFileRollout } from './open.js';
+
+const roots: string[] = [];
+afterEach(async () => {
+  for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
+});
+
+async function project(config: string): Promise<Rollout> {
+  next = 0;
+  const root = await mkdtemp(join(tmpdir(), 'bernstein-report-'));
+  roots.push(root);
+  await mkdir(join(root, 'templates', 'roles', 'r'), { recursive: true });
+  await mkdir(join(root, '.sdd'), { recursive: true });
+  await writeFile(join(root, 'templates', 'roles', 'r', 'system_prompt.md'), 'v1\n');
+  await writeFile(join(root, 'templates', 'roles', 'r', 'config.yaml'), 'default_model: small\n');
+  await writeFile(join(root, '.sdd', 'config.yaml'), config);
+  // Canary ids decide which tasks land on the canary: fixed ids make every run route alike.
+  let canaries = 0;
+  return openFileRollout(root, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
+}
+
+let next = 0;
+
+/**
+ * Route and record one task at a time (every outcome is evaluated on its own) until a transition
+ * with the given action is applied, or `max` tasks.
+ */
+async function runTasks(p: Rollout, max: number, passed: (arm: 'stable' | 'canary') => boolean, until?: string): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    const id = `t${next++}`;
+    const [route] = await routeTasks(p, 'r', [id]);
+    const { transitions } = await recordOutcomes(p, [{ line: 1, value: { taskId: id, passed: passed(route!.arm) } }]);
+    if (until !== undefined && transitions.some((t) => t.action === until)) return;
+  }
+  if (until !== undefined) throw new Error(`no ${until} within ${max} tasks`);
+}
+
+describe('collectReport', () => {
+  it('draws the windows the router judged: the step to 100 % keeps the evidence of the step before it', async () => {
+    const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
+    await routeTasks(p, 'r', ['init']);
+    await canaryRole(p, 'r', { model: 'big', steps: [50, 100] });
+    await runTasks(p, 200, () => true, 'step');
+    const state = await p.store.loadState();
+    const canary = state.roles.r!.canary!;
+    // The router pools the 50 % and 100 % epochs in one window ...
+    expect(canary.percentage).toBe(100);
+    expect(canary.evidenceFromEpoch).toBe(0);
+    // ... and so does the report.
+    const [c] = (await collectReport(p)).canaries;
+    expect(c!.windows.map((w) => w.percentages)).toEqual([[50, 100]]);
+  });
+
+  it('reconstructs the windows of a ramp and places each decision where its evidence says', async () => {
+    const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
+    await routeTasks(p, 'r', ['init']);
+    await canaryRole(p, 'r', { model: 'big', steps: [30, 60] });
+    // Window 1: the canary passes everything -> promote decision -> step to 60 %.
+    await runTasks(p, 200, () => true, 'step');
+    let data = await collectReport(p);
+    const c0 = data.canaries[0]!;
+    expect(c0.markers.map((m) => m.kind)).toEqual(['start', 'step']);
+    // Window 2: the canary fails everything -> rollback.
+    await runTasks(p, 200, (arm) => arm === 'stable', 'rollback');
+    data = await collectReport(p);
+    expect(data.canaries).toHaveLength(1);
+    const c = data.canaries[0]!;
+    expect(c.status).toBe('rolled back');
+    expect(c.model).toBe('big');
+    expect(c.baseModel).toBe('small');
+    expect(c.windows.map((w) => w.percentages)).toEqual([[30], [60]]);
+    const step = c.markers.find((m) => m.kind === 'step')!;
+    expect(step.placement).toBe('evidence');
+    expect(step.rule).toBe('threshold.promote');
+    // The canary id (and so which tasks land on the canary) differs per run, so the decision
+    // comes at the 3rd canary outcome, or later when the stable arm had no outcome by then.
+    const stepTasks = step.evidence!.canary!.tasks;
+    expect(stepTasks).toBeGreaterThanOrEqual(3);
+    expect(step.evidence!.stable!.tasks).toBeGreaterThan(0);
+    // Decided at the stepTasks-th canary outcome of window 1; drawn on window 2's left edge.
+    expect(Math.floor(c.windows[0]!.evidenceEndX!)).toBe(stepTasks);
+    expect(step.windowEdge).toBe(true);
+    expect(step.x).toBe(c.windows[1]!.startX);
+    const decision = c.decision!;
+    expect(decision.kind).toBe('rollback');
+    expect(decision.placement).toBe('evidence');
+    expect(decision.rule).toBe('threshold.rollback');
+    expect(decision.evidence?.canary).toMatchObject({ passed: 0, passRate: 0 });
+    const rollbackTasks = decision.evidence!.canary!.tasks;
+    expect(rollbackTasks).toBeGreaterThanOrEqual(3);
+    expect(decision.evidence!.stable!.tasks).toBeGreaterThan(0);
+    // At the canary outcome that completed the evidence, or at a stable outcome right after it.
+    expect(Math.floor(decision.x - c.windows[1]!.startX)).toBe(rollbackTasks);
+    // Cumulative series per window with intervals around the rate.
+    const last = c.windows[0]!.stable.at(-1)!;
+    expect(last.rate).toBe(1);
+    expect(last.lower).toBeGreaterThan(0);
+    expect(last.lower).toBeLessThan(1);
+    expect(last.upper).toBe(1);
+    for (const point of c.windows[1]!.canary) expect(point).toMatchObject({ rate: 0, lower: 0 });
+    expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next);
+    expect(data.roles[0]!.versions).toHaveLength(2);
+  });
+
+  it('shows a running canary with its current decision', async () => {
+    const p = await project('canary:\n  canary_percentage: 50\n  min_canary_tasks: 50\n');
+    await routeTasks(p, 'r', ['init']);
+    await writeFile(join(p.root, 'templates', 'roles', 'r', 'system_prompt.md'), 'v2\n');
+    await runTasks(p, 10, () => true);
+    const data = await collectReport(p);
+    expect(data.canaries[0]!.status).toBe('running');
+    expect(data.canaries[0]!.decision).toBeNull();
+    expect(data.canaries[0]!.current).toMatchObject({ action: 'continue', rule: 'min-tasks' });
+    const html = renderReport(data);
+    expect(html).toContain('data-status="running"');
+    expect(html).not.toContain('data-testid="decision-marker"');
+  });
+});
+
+describe('renderReport', () => {
+  it('escapes every string from the data and loads nothing from outside', () => {
+    const evil = '<script>alert("x")</script>';
+    const data: ReportData = {
+      schemaVersion: 1,
+      generatedAt: '2026-01-01T00:00:00.000Z',
+      projectRoot: `/tmp/${evil}`,
+      role: null,
+      warnings: [evil],
+      roles: [{ role: 'r', versions: [{ versionId: evil, model: evil, stable: { tasks: 1, passed: 1 }, canary: { tasks: 0, passed: 0 } }], totals: { tasks: 1, passed: 1 } }],
+      events: [{ at: evil, role: 'r', action: 'rollback', from: evil, to: evil, canaryId: evil, actor: 'cli', reason: evil, revision: 1, percentage: null }],
+      canaries: [
+        {
+          canaryId: evil,
+          role: 'r',
+          versionId: evil,
+          baseVersionId: evil,
+          model: evil,
+          baseModel: 'm',
+          origin: evil,
+          startedAt: evil,
+          startedBy: 'cli',
+          startPercentage: 10,
+          status: 'rolled back',
+          totalX: 2,
+          windows: [
+            {
+              index: 0,
+              percentages: [10],
+              startX: 0,
+              endX: 2,
+              stable: [{ x: 0.5, tasks: 1, passed: 1, rate: 1, lower: 0.2, upper: 1 }],
+              canary: [{ x: 1, tasks: 1, passed: 0, rate: 0, lower: 0, upper: 0.8 }],
+              totals: { stable: { tasks: 1, passed: 1 }, canary: { tasks: 1, passed: 0 } },
+              evidenceEndX: 1,
+              late: { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } },
+            },
+          ],
+          markers: [
+            {
+              kind: 'rollback',
+              x: 1,
+              windowEdge: false,
+              placement: 'time',
+              at: evil,
+              actor: 'cli',
+              reason: evil,
+              fromPercentage: 10,
+              toPercentage: 0,
+              rule: evil,
+              evidence: null,
+              revision: 2,
+            },
+          ],
+          decision: null,
+          current: null,
+          totals: { stable: { tasks: 1, passed: 1 }, canary: { tasks: 1, passed: 0 } },
+          alertFailures: [{ at: evil, reason: evil }],
+        },
+      ],
+    };
+    data.canaries[0]!.decision = data.canaries[0]!.markers[0]!;
+    const html = renderReport(data);
+    expect(html).not.toContain('<script');
+    expect(html).toContain(escapeHtml(evil));
+    expect(html).not.toMatch(/\s(src|href)=/);
+    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    expect(html).toContain('data-testid="decision-marker"');
+    expect(html).toContain('data-testid="pass-rate-chart"');
+  });
+});
