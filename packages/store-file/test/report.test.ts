@@ -105,6 +105,8 @@ describe('collectReport', () => {
     for (const point of c.windows[1]!.canary) expect(point).toMatchObject({ rate: 0, lower: 0 });
     expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next);
     expect(data.roles[0]!.versions).toHaveLength(2);
+    // The rollback's alert is delivered in the background: let it finish before the folder is removed.
+    await p.alerts.drain(5000);
   });
 
   it('shows a running canary with its current decision', async () => {
