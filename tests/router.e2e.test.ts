@@ -364,21 +364,22 @@ describe('bad input: one-line error, non-zero exit, and no file under .sdd chang
   });
 });
 
+describe('a canary staged at 0 % (issue 16: help says 0-100, and 0 is a start that receives no tasks until raised)', () => {
+  it('--percentage 0 starts a canary of the bundle on disk', async () => {
+    const { project } = await initialisedProject();
+    const start = parseJson(expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '0', '--json'], { dir: project.dir })));
+    expect(start.events).toEqual([expect.objectContaining({ action: 'start', percentage: 0 })]);
+    expect(project.state().roles.r!.canary).toMatchObject({ percentage: 0 });
+  });
+
+  it('--model ... --percentage 0 starts a staged model canary', async () => {
+    const { project } = await initialisedProject();
+    const start = parseJson(expectOk(await runBin(['config', 'canary', '--role', 'r', '--model', 'opus', '--percentage', '0', '--json'], { dir: project.dir })));
+    expect(start.events).toEqual([expect.objectContaining({ action: 'start', percentage: 0 })]);
+  });
+});
+
 describe('bad input that must not register a version as a side effect', () => {
-  it('--percentage 0 when starting a canary of the bundle on disk', async () => {
-    const { project } = await initialisedProject();
-    const before = project.snapshot();
-    expectCleanError(await runBin(['config', 'canary', '--role', 'r', '--percentage', '0'], { dir: project.dir }), [/percentage/]);
-    expect(project.snapshot()).toEqual(before);
-  });
-
-  it('--model ... --percentage 0', async () => {
-    const { project } = await initialisedProject();
-    const before = project.snapshot();
-    expectCleanError(await runBin(['config', 'canary', '--role', 'r', '--model', 'opus', '--percentage', '0'], { dir: project.dir }), [/percentage/]);
-    expect(project.snapshot()).toEqual(before);
-  });
-
   it('--model while the role already has a canary', async () => {
     const { project, canaryId } = await projectWithCanary(20);
     const before = project.snapshot();

@@ -1,6 +1,6 @@
 import { describeAuditEvent, type AuditEvent } from '@bernstein/canary-router';
 import type { Rollout } from '@bernstein/rollout';
-import type { Io } from './output.js';
+import { colours, warningLine, type Io } from './output.js';
 
 /**
  * Say what transitions happened (one line each on stderr; rollbacks as ALERT), then wait a
@@ -10,15 +10,16 @@ import type { Io } from './output.js';
  * for the next command.
  */
 export async function announce(rollout: Rollout, events: readonly AuditEvent[], io: Io) {
+  const c = colours(io, 'stderr');
   for (const event of events) {
     const alert = event.action === 'rollback' || event.action === 'instant-rollback';
-    io.stderr(`${alert ? 'ALERT' : 'notice'}: ${describeAuditEvent(event)}\n`);
+    io.stderr(`${alert ? c.bold(c.red('ALERT:')) : c.cyan('notice:')} ${describeAuditEvent(event)}\n`);
   }
   const { timeoutMs } = (await rollout.config()).canary.alerts;
   await rollout.alerts.drain(timeoutMs + 2000);
   const delivered = rollout.alerts.reportsFor(events);
   for (const { deliveries } of delivered) {
-    for (const d of deliveries) if (!d.ok) io.stderr(`warning: ${d.channel} alert failed: ${d.error} (recorded in the audit log)\n`);
+    for (const d of deliveries) if (!d.ok) io.stderr(warningLine(io, `${d.channel} alert failed: ${d.error} (recorded in the audit log)`));
   }
   return delivered.map(({ payload, deliveries }) => ({ event: payload.event, role: payload.role, deliveries }));
 }

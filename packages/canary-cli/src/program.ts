@@ -1,10 +1,52 @@
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, processIo, reportError, type GlobalOptions, type Io } from './output.js';
+import packageJson from '../package.json' with { type: 'json' };
+import { colours, cutLongInput, EXIT, processIo, reportError, type GlobalOptions, type Io } from './output.js';
 
 /** A command handler: receives parsed options and returns an exit code. */
 type Handler<O> = (global: GlobalOptions, options: O, io: Io) => Promise<number>;
 
+/** The version of @bernstein/canary-cli, as `bernstein --version` prints it. */
+export const VERSION: string = packageJson.version;
+
+/** The `--from` line schema (OutcomeInputSchema of @bernstein/quality-compare), for `record --help`. */
+const NDJSON_HELP = `
+NDJSON for --from: one JSON object a line, blank lines ignored:
+  taskId      string, required   a routed task's id (as given to canary route --task)
+  passed      boolean, required  true when the task passed its quality gates
+  gates       object, optional   gate name -> true / false, or "pass" / "fail"
+  costUsd     number >= 0, opt.  what the task cost
+  durationMs  number >= 0, opt.  how long it took
+  e.g. {"taskId":"T-7","passed":false,"gates":{"lint":"pass","tests":"fail"},"costUsd":0.42}
+A malformed line or an unknown task is reported with its line number and skipped; the other lines
+are kept, and the exit code is 1 when any line was skipped.
+`;
+
 const examples = (lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+
+/**
+ * Options a command needs. Checked just before its action runs, not by commander's
+ * requiredOption: commander checks those before unknown options, so `--rol x` got "required
+ * option --role" instead of "unknown option --rol (did you mean --role?)".
+ */
+const mandatory = new WeakMap<Command, Array<{ attribute: string; flags: string }>>();
+function requireOptions(command: Command, ...flags: string[]): Command {
+  mandatory.set(
+    command,
+    flags.map((flag) => ({ attribute: command.options.find((o) => o.flags === flag)!.attributeName(), flags: flag })),
+  );
+  return command;
+}
+
+/** commander's messages, as one line: "(Did you mean --role?)" joins the error line, and echoed input is cut. */
+export function formatUsageError(text: string, io: Io): string {
+  const joined = text
+    .replace(/\n+$/, '')
+    .replace(/\n\(Did you mean (.+?)\?\)/, ' (did you mean $1?)')
+    .replace(/\s*\n\s*/g, ' ');
+  const line = cutLongInput(joined);
+  const c = colours(io, 'stderr');
+  return `${line.startsWith('error:') ? `${c.red('error:')}${line.slice('error:'.length)}` : line}\n`;
+}
 
 /**
  * Build the `bernstein` program. Handlers are imported on first use so that a command only pays
@@ -13,15 +55,40 @@ const examples = (lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ $
 export function buildProgram(io: Io = processIo, onExit: (code: number) => void = () => {}): Command {
   const program = new Command('bernstein')
     .description('Canary rollouts for prompt and model configuration changes of agent roles')
-    .option('--dir <path>', 'project root (the folder that holds .sdd/)', process.cwd())
-    .option('--json', 'machine-readable output', false)
+    .version(VERSION, '-V, --version', 'print the version of bernstein and exit')
+    .addOption(new Option('--dir <path>', 'project root (the folder that holds .sdd/)').default(process.cwd(), 'the current directory'))
+    .option('--json', 'machine-readable output')
+    .option('--store <url>', 'where the state lives: empty or file: = the .sdd/ files (overrides store.url and BERNSTEIN_STORE_URL)')
+    .helpOption('-h, --help', 'show help for a command, with examples')
     .showSuggestionAfterError(true)
+    // Leaf help lists --dir / --json / --store too: a user reading `canary route --help` needs them.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (text) => io.stdout(text),
       writeErr: (text) => io.stderr(text),
-      outputError: (text, write) => write(text.replace(/\n+$/, '') + '\n'),
+      outputError: (text, write) => write(formatUsageError(text, io)),
     })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      examples([
+        'bernstein versions scan                                   # register the role bundles on disk',
+        'bernstein config canary --role backend --percentage 20    # 20 % of backend tasks get the edited bundle',
+        'bernstein canary route --role backend --task T-1 --json   # the version task T-1 runs with',
+        'bernstein canary record --task T-1 --passed --gate tests=pass',
+        'bernstein canary status                                   # pass rates per arm, the decision and why',
+        'bernstein --dir ../my-repo canary history --json',
+        'bernstein <command> --help                                # every command has examples',
+      ]),
+    );
+
+  // Every command checks its mandatory options after commander has ruled out unknown ones.
+  program.hook('preAction', (_root, actionCommand) => {
+    const options = actionCommand.opts();
+    for (const { attribute, flags } of mandatory.get(actionCommand) ?? []) {
+      if (options[attribute] === undefined) actionCommand.error(`error: required option '${flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: EXIT.usage });
+    }
+  });
 
   const action =
     <O>(load: () => Promise<Handler<O>>) =>
@@ -31,14 +98,18 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
       const options = { ...(command.opts() as O), args: command.args } as O;
       let code: number;
       try {
-        code = await (await load())({ dir: global.dir, json: Boolean(global.json) }, options, io);
+        const store = global.store ?? process.env.BERNSTEIN_STORE_URL;
+        code = await (await load())({ dir: global.dir, json: Boolean(global.json), ...(store !== undefined ? { store } : {}) }, options, io);
       } catch (error) {
         code = reportError(io, error);
       }
       onExit(code);
     };
 
-  const versions = program.command('versions').description('content-addressed versions of role bundles (prompts + model config)');
+  const versions = program
+    .command('versions')
+    .description('content-addressed versions of role bundles (prompts + model config)')
+    .addHelpText('after', examples(['bernstein versions scan', 'bernstein versions list --role backend', 'bernstein versions show 3fa9', 'bernstein versions diff 3fa9 7bc0']));
   versions
     .command('scan')
     .description('register every role bundle on disk as a version; a role seen for the first time gets it as stable; never starts a canary')
@@ -71,14 +142,17 @@ by the bundle: section of .sdd/config.yaml (see the README).
     .addHelpText('after', examples(['bernstein versions diff 3fa9 7bc0']))
     .action(action(async () => (await import('./commands/versions.js')).diff));
 
-  const config = program.command('config').description('change routing: start, widen, promote or roll back canaries');
+  const config = program
+    .command('config')
+    .description('change routing: start, widen, promote or roll back canaries')
+    .addHelpText('after', examples(['bernstein config canary --role backend --percentage 20', 'bernstein config canary --promote --role backend', 'bernstein config canary --rollback --role backend --reason "lint failures"']));
   config
     .command('canary')
     .description('start a canary, change its percentage, promote it or roll it back')
     .option('--prompt-version <id>', 'canary this registered version (its role is the version\'s)')
     .option('--role <role>', 'the role: canary its bundle on disk, or change its running canary')
     .option('--model <name>', 'with --role: canary the stable bundle with default_model set to <name>')
-    .option('--percentage <n>', 'share of the role\'s tasks sent to the canary, 0-100')
+    .option('--percentage <n>', 'share of the role\'s tasks sent to the canary, 0-100 (0: a canary that gets no tasks until you raise it)')
     .option('--steps <list>', 'ramp, e.g. 5,25,50,100: each promote decision moves to the next step')
     .option('--policy <policy>', 'sequential (default) or threshold')
     .option('--promote', 'make the canary stable now')
@@ -113,18 +187,30 @@ that differ are changed, comments are kept, and the new bundle on disk is the st
     )
     .action(action(async () => (await import('./commands/sync-model.js')).syncModel));
 
-  const canary = program.command('canary').description('route tasks, record outcomes and watch the decisions');
+  const canary = program
+    .command('canary')
+    .description('route tasks, record outcomes and watch the decisions')
+    .addHelpText(
+      'after',
+      examples([
+        'bernstein canary route --role backend --task T-1',
+        'bernstein canary record --task T-1 --passed',
+        'bernstein canary status',
+        'bernstein canary history --role backend',
+        'bernstein canary report --out canary-report.html',
+      ]),
+    );
   canary
     .command('status')
     .description('per role: stable, canary, percentage, step, pass rates per arm, the decision and why')
     .option('--role <role>', 'only this role')
     .addHelpText('after', examples(['bernstein canary status', 'bernstein canary status --role backend --json']))
     .action(action(async () => (await import('./commands/status.js')).status));
-  canary
+  const route = canary
     .command('route')
     .description('route tasks of a role: the version each task runs with (recorded in the ledger)')
-    .requiredOption('--role <role>', 'the role whose agent runs the task')
-    .requiredOption('--task <id>', 'task id (repeatable); a retried task keeps its arm', collect)
+    .option('--role <role>', 'the role whose agent runs the task (required)')
+    .option('--task <id>', 'task id (required, repeatable); a retried task keeps its arm', collect)
     .option('--no-files', 'with --json: give "filesHash" (SHA-256 of the files) instead of the files themselves')
     .addHelpText(
       'after',
@@ -138,6 +224,7 @@ routing keeps serving stable and any canary from the registry and prints one war
 `,
     )
     .action(action(async () => (await import('./commands/route.js')).route));
+  requireOptions(route, '--role <role>', '--task <id>');
   canary
     .command('record')
     .description('record quality-gate outcomes of routed tasks; decisions are applied automatically')
@@ -155,7 +242,7 @@ routing keeps serving stable and any canary from the registry and prints one war
         'bernstein canary record --task T-102 --failed --cost-usd 0.42 --duration-ms 81000',
         'bernstein canary record --from outcomes.ndjson',
         `echo '{"taskId":"T-103","passed":true}' | bernstein canary record --from -`,
-      ]),
+      ]) + NDJSON_HELP,
     )
     .action(action(async () => (await import('./commands/canary.js')).record));
   canary
@@ -171,13 +258,14 @@ routing keeps serving stable and any canary from the registry and prints one war
     .option('--role <role>', 'only this role')
     .addHelpText('after', examples(['bernstein canary history --role backend', 'bernstein canary history --json']))
     .action(action(async () => (await import('./commands/canary.js')).history));
-  canary
+  const report = canary
     .command('report')
     .description('write a self-contained HTML report: per canary, pass rates over time, steps, the decision and its evidence')
     .option('--role <role>', 'only this role')
-    .requiredOption('--out <file.html>', 'where to write the page')
+    .option('--out <file.html>', 'where to write the page (required)')
     .addHelpText('after', examples(['bernstein canary report --out canary-report.html', 'bernstein canary report --role backend --out backend.html']))
     .action(action(async () => (await import('./commands/report.js')).report));
+  requireOptions(report, '--out <file.html>');
 
   program
     .command('serve')
@@ -213,4 +301,3 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   return exitCode;
 }
 
-export { Option };

@@ -56,6 +56,7 @@ export {
   ArmSchema,
   AssignmentRecordSchema,
   GateNameSchema,
+  GateResultsInputSchema,
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,

@@ -51,6 +51,26 @@ export const GateResultsSchema = z
   })
   .pipe(z.record(GateNameSchema, z.boolean()));
 
+/**
+ * Gate results as an orchestrator reports them (`canary record --from`, the HTTP outcomes body):
+ * `true` / `false`, or `"pass"` / `"fail"` as `--gate name=pass` takes them. Stored as booleans.
+ */
+export const GateResultsInputSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: 'a gate name may not be "__proto__"' });
+    }
+  })
+  .pipe(
+    z.record(
+      GateNameSchema,
+      z.union([z.boolean(), z.enum(['pass', 'fail']).transform((result) => result === 'pass')], {
+        error: 'a gate result is true, false, "pass" or "fail"',
+      }),
+    ),
+  );
+
 export const OutcomeRecordSchema = z.object({
   v: z.literal(1),
   type: z.literal('outcome'),

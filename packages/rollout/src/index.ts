@@ -79,7 +79,7 @@ export {
   type SkippedLine,
 } from './services/record.js';
 export { AlertDispatcher, type AlertDelivery, type AlertReport } from './services/alerts.js';
-export { canaryStatus, type ArmCounts, type RoleStatus } from './services/status.js';
+export { canaryStatus, lastCanaryOf, type ArmCounts, type LastCanary, type RoleStatus } from './services/status.js';
 export { historyEvent, readHistory, type HistoryEvent } from './services/history.js';
 export {
   collectReport,

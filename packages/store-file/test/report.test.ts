@@ -82,7 +82,10 @@ describe('collectReport', () => {
     const stepTasks = step.evidence!.canary!.tasks;
     expect(stepTasks).toBeGreaterThanOrEqual(3);
     expect(step.evidence!.stable!.tasks).toBeGreaterThan(0);
-    expect(Math.floor(step.x)).toBe(stepTasks);
+    // Decided at the stepTasks-th canary outcome of window 1; drawn on window 2's left edge.
+    expect(Math.floor(c.windows[0]!.evidenceEndX!)).toBe(stepTasks);
+    expect(step.windowEdge).toBe(true);
+    expect(step.x).toBe(c.windows[1]!.startX);
     const decision = c.decision!;
     expect(decision.kind).toBe('rollback');
     expect(decision.placement).toBe('evidence');
@@ -102,6 +105,8 @@ describe('collectReport', () => {
     for (const point of c.windows[1]!.canary) expect(point).toMatchObject({ rate: 0, lower: 0 });
     expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next);
     expect(data.roles[0]!.versions).toHaveLength(2);
+    // The rollback's alert is delivered in the background: let it finish before the folder is removed.
+    await p.alerts.drain(5000);
   });
 
   it('shows a running canary with its current decision', async () => {
@@ -153,12 +158,15 @@ describe('renderReport', () => {
               stable: [{ x: 0.5, tasks: 1, passed: 1, rate: 1, lower: 0.2, upper: 1 }],
               canary: [{ x: 1, tasks: 1, passed: 0, rate: 0, lower: 0, upper: 0.8 }],
               totals: { stable: { tasks: 1, passed: 1 }, canary: { tasks: 1, passed: 0 } },
+              evidenceEndX: 1,
+              late: { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } },
             },
           ],
           markers: [
             {
               kind: 'rollback',
               x: 1,
+              windowEdge: false,
               placement: 'time',
               at: evil,
               actor: 'cli',

@@ -18,6 +18,11 @@ export interface DocumentSpec<Schema extends z.ZodType> {
   migrations?: Record<number, Migration>;
   /** The document a missing file stands for. */
   empty: () => z.output<Schema>;
+  /**
+   * A file without `schemaVersion` may be another tool's file at the same path: return what it is
+   * and how to move on (reported instead of only "missing schemaVersion"), or undefined.
+   */
+  recogniseUnversioned?: (document: Record<string, unknown>) => string | undefined;
 }
 
 /**
@@ -50,6 +55,8 @@ export function defineJsonDocument<Schema extends z.ZodType>(spec: DocumentSpec<
     let document = raw as Record<string, unknown>;
     const version = document.schemaVersion;
     if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+      const foreign = version === undefined ? spec.recogniseUnversioned?.(document) : undefined;
+      if (foreign) throw new MalformedFileError(file, foreign);
       throw new MalformedFileError(file, `missing or invalid "schemaVersion" (${spec.label})`);
     }
     if (version > spec.currentVersion) {

@@ -7,6 +7,10 @@ export interface ParsedYaml<T> {
   value: T;
   /** 1-based line of the node at `path`, if it exists in the source. */
   lineOf(path: readonly PropertyKey[]): number | undefined;
+  /** 1-based line of the key `key` in the map at `mapPath` ([] = the top level). */
+  lineOfKey(mapPath: readonly PropertyKey[], key: string): number | undefined;
+  /** The whole document as plain data (also the keys the schema does not describe). */
+  root: unknown;
 }
 
 /**
@@ -53,7 +57,7 @@ export function parseYamlWithSchema<Schema extends z.ZodType>(
     const message = issue.code === 'unrecognized_keys' ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new MalformedFileError(file, where ? `${where}: ${message}` : message, line);
   }
-  return { value: result.data, lineOf };
+  return { value: result.data, lineOf, lineOfKey: (mapPath, key) => lineOfKey(document, lineCounter, mapPath, key), root };
 }
 
 function lineOfPath(document: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {

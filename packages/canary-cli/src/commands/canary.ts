@@ -14,27 +14,27 @@ import {
   type SkippedLine,
 } from '@bernstein/rollout';
 import { announce } from '../announce.js';
-import { printJson, type GlobalOptions, type Io } from '../output.js';
-import { openCheckedProject } from '../project.js';
+import { colours, errorLine, printJson, warningLine, type GlobalOptions, type Io } from '../output.js';
+import { configWarned, openCheckedProject } from '../project.js';
 import { parseNonNegative } from '../parse.js';
 import { statusKey, writeStatusSnapshot } from './status-snapshot.js';
-import { humanRole, NO_ROLES_TEXT, type RoleView } from './status-view.js';
+import { humanRole, noRolesText, type RoleView } from './status-view.js';
 
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
   const keyBefore = await statusKey(global.dir).catch(() => null);
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const { roles, warnings, diskInputs } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
-  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of warnings) io.stderr(warningLine(io, warning));
   if (options.role !== undefined && roles.length === 0) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`);
   }
   const views: RoleView[] = roles;
   if (global.json) printJson(io, { roles: views });
-  else if (views.length === 0) io.stdout(NO_ROLES_TEXT);
-  else for (const role of views) io.stdout(humanRole(role));
+  else if (views.length === 0) io.stdout(noRolesText([...new Set((await project.store.listVersions()).map((v) => v.role))].sort()));
+  else for (const role of views) io.stdout(humanRole(role, colours(io)));
   // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts);
   // the role files it read are part of the key, so an edit on disk misses the memo.
-  if (options.role === undefined && warnings.length === 0 && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
+  if (options.role === undefined && warnings.length === 0 && !configWarned(project) && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
     await writeStatusSnapshot(global.dir, keyBefore, views, diskInputs);
   }
   return 0;
@@ -77,19 +77,19 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
     };
     items = [{ line: 1, value }];
   }
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   // Skipped lines are reported as they are found; only the first few are kept for --json, so a
   // huge input runs in bounded memory.
   const kept: SkippedLine[] = [];
   const result = await recordOutcomes(project, items, {
     onSkipped: (skip) => {
       const where = options.from !== undefined ? `line ${skip.line}: ` : '';
-      io.stderr(`error: ${where}${skip.message} [${skip.code}]\n`);
+      io.stderr(errorLine(io, `${where}${skip.message} [${skip.code}]`));
       if (kept.length < MAX_SKIPPED_IN_JSON) kept.push(skip);
     },
   });
   const alerts = await announce(project, result.transitions, io);
-  for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of result.warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
     printJson(io, { recorded: result.recorded, skipped: kept, skippedCount: result.skippedCount, transitions: result.transitions, alerts });
   } else {
@@ -128,9 +128,9 @@ async function* readSource(source: string): AsyncGenerator<Buffer> {
 }
 
 export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const { evaluations, warnings } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
-  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of warnings) io.stderr(warningLine(io, warning));
   const applied = evaluations.flatMap((e) => e.applied);
   const alerts = await announce(project, applied, io);
   if (global.json) {
@@ -148,9 +148,9 @@ export async function evaluate(global: GlobalOptions, options: { role?: string; 
 }
 
 export async function history(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const { events, warnings } = await readHistory(project, options.role === undefined ? {} : { role: options.role });
-  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
     printJson(io, { events: events.map(historyEvent) });
     return 0;

@@ -35,7 +35,7 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
     throw new BernsteinError('INVALID_ARGUMENT', `--percentage ${percentage} disagrees with the first step ${steps[0]}; leave --percentage out with --steps`);
   }
 
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const start = { ...(percentage !== undefined ? { percentage } : {}), ...(steps ? { steps } : {}), ...(policy ? { policy } : {}) };
   const needPercentage = () => {
     if (percentage === undefined && !steps) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage <n> (or --steps)');
@@ -63,10 +63,12 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
     throw new BernsteinError('INVALID_ARGUMENT', 'say what to do: --prompt-version <id>, --role <role>, --promote or --rollback (see --help)');
   }
 
-  for (const event of result.events) if (!global.json) io.stdout(`${describeAuditEvent(event)}\n`);
-  // Promotions and rollbacks alert, whoever made them.
+  // Promotions and rollbacks alert, whoever made them: one line on stderr (notice / ALERT) and the
+  // configured channels. Every other event is one line on stdout. Each thing is said once.
   const alertable = result.events.filter((e) => e.action === 'promote' || e.action === 'rollback' || e.action === 'instant-rollback');
+  for (const event of result.events) if (!global.json && !alertable.includes(event)) io.stdout(`${describeAuditEvent(event)}\n`);
+  if (result.events.length === 0 && result.unchanged !== undefined && !global.json) io.stdout(`${result.unchanged}\n`);
   const alerts = await announce(project, alertable, io);
-  if (global.json) printJson(io, { events: result.events, alerts });
+  if (global.json) printJson(io, { events: result.events, alerts, ...(result.unchanged !== undefined ? { unchanged: result.unchanged } : {}) });
   return 0;
 }

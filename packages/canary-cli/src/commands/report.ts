@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
 import { writeReport } from '@bernstein/rollout';
-import { printJson, type GlobalOptions, type Io } from '../output.js';
+import { printJson, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export interface ReportCliOptions {
@@ -24,7 +24,7 @@ export async function report(global: GlobalOptions, options: ReportCliOptions, i
     () => false,
   );
   if (!isFolder) throw new BernsteinError('INVALID_ARGUMENT', `cannot write the report to ${out}: the folder ${folder} does not exist`, { file: out });
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const state = await project.store.loadState();
   if (options.role !== undefined && !Object.hasOwn(state.roles, options.role)) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`, { role: options.role });
@@ -36,7 +36,7 @@ export async function report(global: GlobalOptions, options: ReportCliOptions, i
     if (error instanceof BernsteinError) throw error;
     throw new BernsteinError('IO_ERROR', `cannot write the report to ${out}: ${(error as Error).message}`, { file: out }, { cause: error });
   }
-  for (const warning of data.warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of data.warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
     printJson(io, {
       out,

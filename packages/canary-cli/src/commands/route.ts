@@ -1,12 +1,22 @@
 import { hashFiles } from '@bernstein/prompt-versions';
+import { describeAuditEvent } from '@bernstein/canary-router';
 import { routeTasks } from '@bernstein/rollout';
-import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, table, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export async function route(global: GlobalOptions, options: { role: string; task: string[]; files?: boolean }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   // Problems with the files on disk never stop routing: one line each on stderr (SPEC, Routing rule 7).
-  const results = await routeTasks(project, options.role, options.task, { onWarning: (message) => io.stderr(`warning: ${message}\n`) });
+  // Routing may release a changed bundle directly or start a canary: say so on stderr, so an
+  // orchestrator's log shows why the version changed.
+  const results = await routeTasks(project, options.role, options.task, {
+    onWarning: (message) => io.stderr(warningLine(io, message)),
+    onTransitions: (events) => {
+      for (const event of events) {
+        if (event.action === 'start' || event.action === 'release') io.stderr(`${colours(io, 'stderr').cyan('notice:')} ${describeAuditEvent(event)}\n`);
+      }
+    },
+  });
   if (global.json) {
     // --no-files: the content hash instead of the files, so an orchestrator caching versions by id does not move them per task.
     const withFiles = options.files !== false;
@@ -21,6 +31,7 @@ export async function route(global: GlobalOptions, options: { role: string; task
     table(
       results.map((r) => [r.taskId, r.arm, r.versionId, r.canaryId ?? '-', typeof r.model.default_model === 'string' ? r.model.default_model : '-', r.sticky ? 'yes' : '']),
       ['TASK', 'ARM', 'VERSION', 'CANARY', 'MODEL', 'RETRY'],
+      colours(io),
     ),
   );
   return 0;

@@ -20,7 +20,7 @@ export async function serve(global: GlobalOptions, options: ServeCliOptions, io:
   if (storeUrl !== '' && !/^file:/.test(storeUrl)) {
     throw new BernsteinError('INVALID_ARGUMENT', `--store ${redact(storeUrl)}: this build serves the file store only (empty or file:); the project's .sdd/ is used`);
   }
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject({ dir: global.dir, store: storeUrl }, io);
   const log = (line: string) => io.stderr(`${line}\n`);
   const facade = createRolloutFacade(project, {
     onAlert: (alert) => {

@@ -1,6 +1,6 @@
-import { printJson, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, type GlobalOptions, type Io } from '../output.js';
 import { readStatusSnapshot } from './status-snapshot.js';
-import { humanRole, NO_ROLES_TEXT } from './status-view.js';
+import { humanRole } from './status-view.js';
 
 /**
  * `canary status` from the memo, when nothing it depends on has changed since the last full run.
@@ -10,9 +10,9 @@ export async function fastStatus(global: GlobalOptions, options: { role?: string
   const all = await readStatusSnapshot(global.dir);
   if (!all) return null;
   const roles = options.role === undefined ? all : all.filter((r) => r.role === options.role);
-  if (options.role !== undefined && roles.length === 0) return null;
+  // No roles: the advice depends on the registry, which the full path reads.
+  if (roles.length === 0) return null;
   if (global.json) printJson(io, { roles });
-  else if (roles.length === 0) io.stdout(NO_ROLES_TEXT);
-  else for (const role of roles) io.stdout(humanRole(role));
+  else for (const role of roles) io.stdout(humanRole(role, colours(io)));
   return 0;
 }

@@ -13,7 +13,8 @@ import type { RoleView } from './status-view.js';
  *
  * This module imports nothing heavy on purpose: it is the start-up fast path.
  */
-const SNAPSHOT_VERSION = 2;
+// 3: roles carry their disk entry and lastCanary.
+const SNAPSHOT_VERSION = 3;
 
 interface Snapshot {
   schemaVersion: number;

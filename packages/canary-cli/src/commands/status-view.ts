@@ -1,5 +1,5 @@
 import type { RoleStatus } from '@bernstein/rollout';
-import { table } from '../output.js';
+import { table, type Colours } from '../output.js';
 
 /**
  * One role as `canary status --json` prints it (SPEC key names), and what the memo stores. A
@@ -42,12 +42,28 @@ function diskLines(role: RoleView): string[] {
   return lines;
 }
 
-export function humanRole(role: RoleView): string {
-  const lines = [`${role.role}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`, ...diskLines(role)];
+const plain = (text: string) => text;
+const NO_COLOURS = { bold: plain, green: plain, red: plain, yellow: plain } as Pick<Colours, 'bold' | 'green' | 'red' | 'yellow'>;
+
+export function humanRole(role: RoleView, c: Pick<Colours, 'bold' | 'green' | 'red' | 'yellow'> = NO_COLOURS): string {
+  const lines = [`${c.bold(role.role)}: stable ${role.stableVersion ?? '-'}${role.rejected.length ? `  (rejected: ${role.rejected.join(', ')})` : ''}`, ...diskLines(role)];
   const canary = role.canary;
   if (!canary) {
     const s = role.stableOutcomes;
-    lines.push(`  no canary; stable ${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`);
+    lines.push(`  no canary; stable ${s.tasks === 0 ? 'has no outcomes outside a canary yet' : `${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`}`);
+    const last = role.lastCanary;
+    if (last) {
+      const result = last.result === 'promoted' ? c.green('promoted') : c.red('rolled back');
+      lines.push(`  last canary ${last.id}: version ${last.versionId} ${result} ${last.at} (${last.actor}): ${last.reason}`);
+      if (last.stable && last.canary) {
+        lines.push(
+          table([
+            ['  stable', `${last.stable.passed}/${last.stable.tasks} passed`, pct(last.stable.passed, last.stable.tasks)],
+            ['  canary', `${last.canary.passed}/${last.canary.tasks} passed`, pct(last.canary.passed, last.canary.tasks)],
+          ]).trimEnd(),
+        );
+      }
+    }
     return `${lines.join('\n')}\n\n`;
   }
   const step = canary.step !== null ? ` · step ${canary.step}/${canary.steps.length} (${canary.steps.join(' → ')} %)` : '';
@@ -59,10 +75,25 @@ export function humanRole(role: RoleView): string {
       ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`],
     ]).trimEnd(),
   );
-  lines.push(`  decision: ${canary.decision.action} (${canary.decision.rule}): ${canary.decision.reason}`);
+  const action = canary.decision.action === 'promote' ? c.green('promote') : canary.decision.action === 'rollback' ? c.red('rollback') : c.yellow(canary.decision.action);
+  lines.push(`  decision: ${action} (${canary.decision.rule}): ${canary.decision.reason}`);
   const needed = evidence?.tasksNeeded;
   if (canary.decision.action === 'continue' && typeof needed === 'number') lines.push(`  estimate: about ${needed} more canary outcomes before a decision`);
   return `${lines.join('\n')}\n\n`;
 }
 
-export const NO_ROLES_TEXT = 'no roles routed yet: run `bernstein canary route --role <role> --task <id>` or `bernstein versions scan`\n';
+/**
+ * What status says before any role has routing state. The advice depends on what was done
+ * already, so it never sends the user back to a step they took (a scan registers versions but
+ * does not route).
+ */
+export function noRolesText(registeredRoles: readonly string[]): string {
+  if (registeredRoles.length === 0) {
+    return 'no roles yet: run `bernstein versions scan` to register the role bundles, then `bernstein canary route --role <role> --task <id>`\n';
+  }
+  const first = registeredRoles[0]!;
+  return (
+    `${registeredRoles.length} role${registeredRoles.length === 1 ? '' : 's'} registered (${registeredRoles.join(', ')}), none routed yet: ` +
+    `route a task with \`bernstein canary route --role ${first} --task <id>\`, or start a canary with \`bernstein config canary --role ${first} --percentage 20\`\n`
+  );
+}

@@ -1,4 +1,5 @@
 import type { GlobalOptions, Io } from '../output.js';
+import { isFileStore } from '../store-url.js';
 import { fastStatus } from './status-fast.js';
 
 /**
@@ -6,7 +7,8 @@ import { fastStatus } from './status-fast.js';
  * a product target), else the full path, which validates every file and recomputes the decisions.
  */
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const fast = await fastStatus(global, options, io).catch(() => null);
+  // The memo is of the .sdd/ files; any other store takes the full path (which checks --store).
+  const fast = isFileStore(global.store) ? await fastStatus(global, options, io).catch(() => null) : null;
   if (fast !== null) return fast;
   return (await import('./canary.js')).status(global, options, io);
 }

@@ -4,7 +4,7 @@ import { openCheckedProject } from '../project.js';
 
 /** `config sync-model --role R [--dry-run]`: print the diff, then write the serving model into the role's model config. */
 export async function syncModel(global: GlobalOptions, options: { role: string; dryRun?: boolean }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const result = await syncModelToDisk(project, options.role, { dryRun: Boolean(options.dryRun) });
   if (global.json) {
     printJson(io, result);

@@ -1,6 +1,6 @@
 import { diffVersions, renderModelConfig, type VersionSummary } from '@bernstein/prompt-versions';
 import { scanVersions } from '@bernstein/rollout';
-import { printJson, table, type GlobalOptions, type Io } from '../output.js';
+import { colours, printJson, table, warningLine, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 /**
@@ -8,9 +8,9 @@ import { openCheckedProject } from '../project.js';
  * (and is the only reason to exit non-zero); what is not a role is noted, never skipped in silence.
  */
 export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const { versions, invalid, skipped, warnings } = await scanVersions(project);
-  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  for (const warning of warnings) io.stderr(warningLine(io, warning));
   for (const entry of skipped) io.stderr(`note: ${entry.path}: ${entry.reason}\n`);
   for (const role of invalid) io.stderr(`error: role "${role.role}" not registered: ${role.message} [${role.code}]\n`);
   const code = invalid.length > 0 ? 1 : 0;
@@ -25,12 +25,12 @@ export async function scan(global: GlobalOptions, _options: object, io: Io): Pro
     if (invalid.length === 0) io.stdout(`no role bundles found under ${(await project.config()).templates}\n`);
     return code;
   }
-  io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING']));
+  io.stdout(table(versions.map((v) => [v.role, v.id, v.new ? 'new' : 'known', v.stable ? 'stable' : '']), ['ROLE', 'VERSION', 'REGISTRY', 'ROUTING'], colours(io)));
   return code;
 }
 
 export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const versions = await project.store.listVersions(options.role === undefined ? {} : { role: options.role });
   const state = await project.store.loadState();
   const status = (v: VersionSummary) => {
@@ -53,13 +53,14 @@ export async function list(global: GlobalOptions, options: { role?: string }, io
     table(
       versions.map((v) => [v.role, v.id, v.createdAt.replace(/\.\d+Z$/, 'Z'), modelName(v), originText(v), status(v)]),
       ['ROLE', 'VERSION', 'CREATED', 'MODEL', 'ORIGIN', 'STATUS'],
+      colours(io),
     ),
   );
   return 0;
 }
 
 export async function show(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const summary = await project.store.resolveVersion(options.args[0]!);
   const version = await project.store.getVersion(summary.id);
   if (global.json) {
@@ -73,7 +74,7 @@ export async function show(global: GlobalOptions, options: { args: string[] }, i
 }
 
 export async function diff(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global, io);
   const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.store.resolveVersion(id)));
   const [left, right] = await Promise.all([project.store.getVersion(a!.id), project.store.getVersion(b!.id)]);
   const result = diffVersions(left, right);

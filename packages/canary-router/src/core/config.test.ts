@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MalformedFileError, isBernsteinError, projectPaths } from '@bernstein/store';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultProjectConfig, loadProjectConfig, parseProjectConfig, type ProjectConfig } from './config.js';
+import fc from 'fast-check';
+import { defaultProjectConfig, loadProjectConfig, misplacedConfigKeys, parseProjectConfig, type ProjectConfig } from './config.js';
 
 const FILE = '.sdd/config.yaml';
 
@@ -193,5 +194,33 @@ describe('loadProjectConfig', () => {
     const error = await loadProjectConfig(paths).catch((e: unknown) => e);
     expect(isBernsteinError(error, 'IO_ERROR')).toBe(true);
     expect((error as Error).message).toContain(paths.config);
+  });
+});
+
+describe('misplacedConfigKeys (issue 16)', () => {
+  it('warns about our keys at the top level and dotted section keys, with line and nested spelling', () => {
+    const text = 'orchestrator:\n  workers: 4\ncanary.canary_percentage: 20\nrollback_margin: 0.2\nbundle.shared: ["a.md"]\ncanary:\n  policy: threshold\n';
+    const warnings = misplacedConfigKeys(FILE, text);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/^\.sdd\/config\.yaml:3: "canary\.canary_percentage" is a single top-level key .*automatic canaries stay off.*canary: \{ canary_percentage: 20 \}$/);
+    expect(warnings[1]).toMatch(/^\.sdd\/config\.yaml:4: "rollback_margin" belongs inside the canary: section.*the default applies.*canary: \{ rollback_margin: 0\.2 \}$/);
+    expect(warnings[2]).toMatch(/^\.sdd\/config\.yaml:5: .*bundle: \{ shared: \["a\.md"\] \}$/);
+  });
+
+  it('says the nested value applies when both spellings are there', () => {
+    const [warning] = misplacedConfigKeys(FILE, 'canary:\n  canary_percentage: 10\ncanary_percentage: 20\n');
+    expect(warning).toMatch(/:3: .*the value under canary: applies/);
+  });
+
+  it('never warns about the orchestrator keys or the nested spelling', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z_]{0,12}$/), fc.integer()), (others) => {
+        const safe = Object.fromEntries(Object.entries(others).filter(([key]) => !['canary', 'templates', 'bundle', 'store', 'canary_percentage', 'min_canary_tasks', 'rollback_margin', 'outcome_timeout'].includes(key)));
+        const text = `${Object.entries(safe)
+          .map(([key, value]) => `${key}: ${value}\n`)
+          .join('')}canary:\n  canary_percentage: 20\n`;
+        expect(misplacedConfigKeys(FILE, text)).toEqual([]);
+      }),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { BernsteinError, parseYamlWithSchema, type ProjectPaths } from '@bernstein/store';
 import { DEFAULT_BUNDLE_SOURCES, DEFAULT_MODEL_CONFIG, PLACEHOLDERS, type BundleLayout } from '@bernstein/prompt-versions';
 import { POLICIES, type Guardrail, type Policy } from '@bernstein/quality-compare';
@@ -222,6 +223,18 @@ export function bundleLayout(root: string, config: Pick<ProjectConfig, 'template
   return { root, templates: config.templates, ...config.bundle };
 }
 
+/**
+ * The templates folder for messages: the resolved path and the `templates` key it came from, so a
+ * user sees which setting to fix, e.g. `/srv/app/nowhere/roles (templates: "nowhere/roles" in
+ * /srv/app/.sdd/config.yaml)`.
+ */
+export function describeTemplatesFolder(config: Pick<ProjectConfig, 'templates'>, paths: Pick<ProjectPaths, 'root' | 'config'>): string {
+  const resolved = resolvePath(paths.root, config.templates);
+  return config.templates === DEFAULT_TEMPLATES_DIR
+    ? `${resolved} (the default of the "templates" key; set templates: in ${paths.config} to use another folder)`
+    : `${resolved} (templates: ${JSON.stringify(config.templates)} in ${paths.config})`;
+}
+
 /** All defaults: what a missing file or section stands for. */
 export function defaultProjectConfig(): ProjectConfig {
   return normalise(ProjectConfigFileSchema.parse(undefined));
@@ -234,6 +247,68 @@ export function defaultProjectConfig(): ProjectConfig {
 export function parseProjectConfig(file: string, text: string): ProjectConfig {
   const { value } = parseYamlWithSchema(file, text, ProjectConfigFileSchema);
   return normalise(value);
+}
+
+/**
+ * Our keys that a user may write at the top level by mistake (the names are ours alone; generic
+ * names such as `policy` or `steps` may be the orchestrator's and are left alone).
+ */
+const MISPLACED_KEYS: Record<string, string> = {
+  canary_percentage: 'canary',
+  min_canary_tasks: 'canary',
+  rollback_margin: 'canary',
+  outcome_timeout: 'canary',
+};
+const OUR_SECTIONS = /^(canary|bundle|store)\.(.+)$/;
+
+/**
+ * Warnings for our keys in the wrong place at the top level: `canary_percentage: 20`, or
+ * `canary.canary_percentage: 20` written as one dotted key (YAML has no dotted paths). Both are
+ * valid YAML that we never read, so canaries would silently stay off. Each warning names the
+ * line and the right spelling. Call after parseProjectConfig accepted the text.
+ */
+export function misplacedConfigKeys(file: string, text: string): string[] {
+  const parsed = parseYamlWithSchema(file, text, ProjectConfigFileSchema);
+  const root = parsed.root;
+  if (!root || typeof root !== 'object' || Array.isArray(root)) return [];
+  const config = normalise(parsed.value);
+  const warnings: string[] = [];
+  for (const [key, value] of Object.entries(root as Record<string, unknown>)) {
+    const dotted = OUR_SECTIONS.exec(key);
+    const section = dotted?.[1] ?? MISPLACED_KEYS[key];
+    if (section === undefined) continue;
+    const path = dotted ? dotted[2]!.split('.') : [key];
+    const line = parsed.lineOfKey([], key);
+    const nested = path.reduceRight((inner, part) => `{ ${part}: ${inner} }`, flowYaml(value));
+    const sectionValue = (root as Record<string, unknown>)[section];
+    const setInSection = Boolean(sectionValue && typeof sectionValue === 'object' && Object.hasOwn(sectionValue, path[0]!));
+    const effect = setInSection
+      ? `the value under ${section}: applies`
+      : section === 'canary' && path[0] === 'canary_percentage' && config.canary.canaryPercentage === 0
+        ? 'so automatic canaries stay off (canary_percentage is 0)'
+        : 'so the default applies';
+    const what = dotted ? `"${key}" is a single top-level key (YAML does not read dots as nesting)` : `"${key}" belongs inside the ${section}: section`;
+    warnings.push(`${file}${line !== undefined ? `:${line}` : ''}: ${what}; it is ignored, ${effect}; write it nested: ${section}: ${nested}`);
+  }
+  return warnings;
+}
+
+function flowYaml(value: unknown): string {
+  if (typeof value === 'string') return /^[\w./@:-]*$/.test(value) && value !== '' ? value : JSON.stringify(value);
+  if (value === null || value === undefined) return 'null';
+  return JSON.stringify(value);
+}
+
+/** The warnings of `paths.config` (see misplacedConfigKeys); none for a missing file. */
+export async function loadProjectConfigWarnings(paths: Pick<ProjectPaths, 'config'>): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(paths.config, 'utf8');
+  } catch {
+    // A missing file has no warnings; an unreadable one is reported by loadProjectConfig.
+    return [];
+  }
+  return misplacedConfigKeys(paths.config, text);
 }
 
 /** Read `paths.config`. A missing file means all defaults; any other read failure is IO_ERROR. */

@@ -130,7 +130,36 @@ export const canaryStateDocument = defineJsonDocument({
   currentVersion: STATE_SCHEMA_VERSION,
   migrations: {},
   empty: emptyCanaryState,
+  recogniseUnversioned: recogniseUpstreamCanaryFile,
 });
+
+/**
+ * The original Bernstein implementation keeps its canary in the same file, without a schema
+ * version: a few settings and four counters (passes and totals of each arm), at the top level or
+ * per role. Nothing in it says which task ran which version, so it cannot be carried over; say
+ * what the file is and how to start from it, instead of only "missing schemaVersion".
+ */
+export function recogniseUpstreamCanaryFile(document: Record<string, unknown>): string | undefined {
+  const isMap = (value: unknown): value is Record<string, unknown> => Boolean(value) && typeof value === 'object' && !Array.isArray(value);
+  // stable_passed, canary_total, canaryTasks, ...: at the top level, per role, or per role in a map.
+  const keys = new Set<string>();
+  const visit = (value: unknown, depth: number): void => {
+    if (!isMap(value)) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (/^(canary|stable)(_[a-z]+|[A-Z][A-Za-z]*)+$/.test(key)) keys.add(key);
+      if (depth < 2) visit(inner, depth + 1);
+    }
+  };
+  visit(document, 0);
+  if (keys.size === 0) return undefined;
+  const shown = [...keys].sort().slice(0, 6).join(', ');
+  return (
+    `this is a canary file of the original Bernstein implementation (no "schemaVersion"; keys ${shown}), not this toolkit's routing state. ` +
+    'Its counters say how many tasks passed, not which task ran which version, so they cannot be carried over. ' +
+    'Move it aside (e.g. `mv .sdd/config/canary.json .sdd/config/canary.upstream.json`), run `bernstein versions scan` to register the current bundles, ' +
+    'then start the canary again with `bernstein config canary --role <role> --percentage <n>`; nothing was changed'
+  );
+}
 
 /** Whether `versionId` was rolled back on this role (and so is never used again automatically). */
 export function isRejected(role: RoleState | undefined, versionId: string): boolean {

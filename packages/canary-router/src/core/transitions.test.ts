@@ -129,13 +129,15 @@ describe('start', () => {
   it('refuses the stable version, unknown roles and bad percentages', () => {
     expectError(initialised(), { type: 'start', role: 'backend', versionId: A, percentage: 5 }, 'INVALID_ARGUMENT', /already the stable version/);
     expectError(initialised(), { type: 'start', role: 'frontend', versionId: B, percentage: 5 }, 'ROLE_NOT_FOUND', /role "frontend" has no stable version/);
-    for (const percentage of [0, -1, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    for (const percentage of [-1, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage }, 'INVALID_ARGUMENT', /invalid percentage/);
     }
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B }, 'INVALID_ARGUMENT', /needs a percentage/);
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 5, policy: 'bayes' as never }, 'INVALID_ARGUMENT', /invalid policy/);
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 5 }, 'INVALID_ARGUMENT', /invalid canary id/, { newCanaryId: 'XYZ' });
     expect(apply(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 100 }).doc.roles.backend!.canary!.percentage).toBe(100);
+    // 0 is a staged canary: it exists and receives no tasks until its percentage is raised.
+    expect(apply(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 0 }).doc.roles.backend!.canary!.percentage).toBe(0);
   });
 
   it('with steps starts at the first step; a given percentage must equal it', () => {

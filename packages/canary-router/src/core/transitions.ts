@@ -34,7 +34,8 @@ export type Transition =
   | { type: 'init'; role: string; versionId: string }
   /**
    * Start a canary. With `steps`, the canary starts at steps[0]; `percentage` may then be omitted
-   * or must equal steps[0]. Without steps, `percentage` is required, in (0, 100].
+   * or must equal steps[0]. Without steps, `percentage` is required, in [0, 100] (0: staged, no tasks
+   * until the percentage is raised).
    */
   | {
       type: 'start';
@@ -98,9 +99,10 @@ function checkVersionId(versionId: unknown, what = 'version id'): string {
   return versionId;
 }
 
-function checkPercentage(value: unknown, { allowZero }: { allowZero: boolean }): number {
-  const ok = typeof value === 'number' && Number.isFinite(value) && value <= 100 && (allowZero ? value >= 0 : value > 0);
-  if (!ok) fail('INVALID_ARGUMENT', `invalid percentage ${JSON.stringify(value)}: expected a number ${allowZero ? 'from 0' : 'above 0'} to 100`, { percentage: value });
+/** 0-100. 0 is allowed at a start too: a staged canary that receives no tasks until raised. */
+function checkPercentage(value: unknown): number {
+  const ok = typeof value === 'number' && Number.isFinite(value) && value <= 100 && value >= 0;
+  if (!ok) fail('INVALID_ARGUMENT', `invalid percentage ${JSON.stringify(value)}: expected a number from 0 to 100`, { percentage: value });
   return value as number;
 }
 
@@ -259,7 +261,7 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         percentage = first;
       } else {
         if (transition.percentage === undefined) fail('INVALID_ARGUMENT', 'a canary needs a percentage (or steps)');
-        percentage = checkPercentage(transition.percentage, { allowZero: false });
+        percentage = checkPercentage(transition.percentage);
       }
       const policy = transition.policy ?? null;
       if (policy !== null && !(CANARY_POLICIES as readonly string[]).includes(policy)) {
@@ -289,7 +291,7 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
 
     case 'set-percentage': {
       const { state, canary } = requireCanary(doc, role, transition.canaryId, transition.expectedEpoch);
-      const percentage = checkPercentage(transition.percentage, { allowZero: true });
+      const percentage = checkPercentage(transition.percentage);
       const changed = percentage !== canary.percentage;
       const epoch = changed ? canary.epoch + 1 : canary.epoch;
       const next: Canary = changed

@@ -49,6 +49,14 @@ export interface ReportWindow {
   stable: ReportPoint[];
   canary: ReportPoint[];
   totals: { stable: ReportCounts; canary: ReportCounts };
+  /**
+   * Where the transition that closed this window (a step to a new window, or the final promote /
+   * rollback) was decided; outcomes to the right of it arrived later (tasks routed in this window
+   * whose outcomes came after the decision) and were not part of its evidence. null while open.
+   */
+  evidenceEndX: number | null;
+  /** Outcomes of this window recorded after evidenceEndX. */
+  late: { stable: ReportCounts; canary: ReportCounts };
 }
 
 /** Arm evidence as stored in an audit event (counts, rate, interval). */
@@ -75,7 +83,14 @@ export interface ReportEvidence {
 /** A transition of the canary placed on the chart. */
 export interface ReportMarker {
   kind: 'start' | 'percentage' | 'step' | 'promote' | 'rollback';
+  /**
+   * Where the marker is drawn. A step that starts a new evidence window sits on that window's
+   * left edge (its decision point is the previous window's evidenceEndX); any other transition
+   * sits where it was decided.
+   */
   x: number;
+  /** True for a step that started a new evidence window (drawn on the window edge). */
+  windowEdge: boolean;
   /** How x was found: from the evidence counts (exact), from timestamps, or the window's end. */
   placement: 'evidence' | 'time' | 'end';
   at: string;
@@ -279,18 +294,23 @@ function buildCanary(
   const percentagesOfWindow: number[][] = [[start.percentage ?? 0]];
   /** The window and epoch in force when each event happened (the decision's window). */
   const eventWindow = new Map<AuditEvent, number>();
+  /** The window in force right after each event. */
+  const windowAfter = new Map<AuditEvent, number>();
+  const windowOfEpochAfter = (event: AuditEvent): number => windowAfter.get(event) ?? 0;
   for (const event of events) {
     eventWindow.set(event, windowIndex);
     if (event.action === 'step' || (event.action === 'percentage' && event.fromPercentage !== event.toPercentage)) {
       epoch += 1;
-      if (event.action === 'step' && stepRestartsEvidence(event.toPercentage ?? event.percentage ?? 0)) {
+      const to = event.toPercentage ?? event.percentage;
+      // The windows the router pooled: a new one only where its evidence restarted.
+      if (event.action === 'step' && stepRestartsEvidence(to ?? 100)) {
         windowIndex += 1;
         percentagesOfWindow.push([]);
       }
       windowOfEpoch.set(epoch, windowIndex);
-      const to = event.toPercentage ?? event.percentage;
       if (to !== undefined) percentagesOfWindow[windowIndex]!.push(to);
     }
+    windowAfter.set(event, windowIndex);
   }
   const windowFor = (e: number): number => {
     const direct = windowOfEpoch.get(e);
@@ -369,6 +389,8 @@ function buildCanary(
       stable: downsample(stableAll, maxPoints).map(toPoint),
       canary: downsample(canaryAll, maxPoints).map(toPoint),
       totals: { stable: { tasks: st, passed: sp }, canary: { tasks: ct, passed: cp } },
+      evidenceEndX: null,
+      late: { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } },
     });
     axisStart += width;
   }
@@ -402,9 +424,15 @@ function buildCanary(
     if (event.action !== 'start' && event.action !== 'percentage' && event.action !== 'step' && event.action !== 'promote' && event.action !== 'rollback') continue;
     const evidence = readEvidence(event.evidence);
     const { x, placement } = event.action === 'start' ? { x: 0, placement: 'end' as const } : place(event, evidence);
+    const w = eventWindow.get(event) ?? 0;
+    // A step that restarted evidence closes window w at its decision point and is drawn on the next window's edge.
+    const closesWindow = event.action === 'step' ? windows[w + 1] !== undefined && windowOfEpochAfter(event) === w + 1 : event.action === 'promote' || event.action === 'rollback';
+    if (closesWindow && event.action !== 'start') closeWindow(windows[w]!, perWindow[w]!, xsOfWindow[w]!, raw.packed, x);
+    const edge = event.action === 'step' && closesWindow;
     const marker: ReportMarker = {
       kind: event.action,
-      x,
+      x: edge ? windows[w + 1]!.startX : x,
+      windowEdge: edge,
       placement,
       at: event.at,
       actor: event.actor,
@@ -440,6 +468,20 @@ function buildCanary(
     totals,
     alertFailures,
   };
+}
+
+/** Mark `window` as decided at `cutX`: the outcomes to its right are counted as late. */
+function closeWindow(window: ReportWindow, indices: readonly number[], xs: readonly number[], packed: readonly number[], cutX: number): void {
+  window.evidenceEndX = cutX;
+  const late = { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } };
+  for (let k = 0; k < indices.length; k++) {
+    if (xs[k]! <= cutX) continue;
+    const value = packed[indices[k]!]!;
+    const arm = late[(value & 2) !== 0 ? 'canary' : 'stable'];
+    arm.tasks += 1;
+    if ((value & 1) !== 0) arm.passed += 1;
+  }
+  window.late = late;
 }
 
 function toPoint([x, tasks, passed]: [number, number, number]): ReportPoint {

@@ -8,8 +8,11 @@ import type { CanaryReport, ReportArmEvidence, ReportData, ReportMarker, ReportP
  * Stable hooks for tests and scrapers: `data-testid` = `canary-report`, `canary` (one section per
  * canary, with `data-canary-id`, `data-role`, `data-status`), `pass-rate-chart` (the SVG),
  * `series-stable` / `series-canary` (lines), `band-stable` / `band-canary` (interval bands),
- * `window` (an evidence window's background), `step-marker`, `decision-marker`,
- * `evidence-table`, `roles-table`, `timeline`.
+ * `window` (an evidence window's background, with `data-x0` / `data-x1` in chart pixels),
+ * `late-region` (the part of a window after its decision), `late-stable` / `late-canary` (the
+ * lines of outcomes that arrived after the decision), `step-marker` (`data-window-edge`,
+ * `data-px`), `decision-marker`, `chart-label` (every text label inside the plot),
+ * `canary-oneline` (a canary with no outcomes), `evidence-table`, `roles-table`, `timeline`.
  */
 
 const CHART = { width: 760, height: 300, left: 52, right: 20, top: 30, bottom: 46 } as const;
@@ -57,7 +60,7 @@ export function renderReport(data: ReportData): string {
   const body = [
     `<header><h1>${esc(title)}</h1>`,
     `<p class="meta">Project <code>${esc(data.projectRoot)}</code> · generated ${esc(when(data.generatedAt))} · ${data.canaries.length} canar${data.canaries.length === 1 ? 'y' : 'ies'}, ${decided} decided</p>`,
-    `<p class="meta">Each chart shows the cumulative pass rate of both arms as the canary's outcomes come in (x axis: canary outcomes), with 95 % Jeffreys intervals as bands. Evidence restarts at every step of a ramp, so each shaded window is judged on its own; dashed lines mark percentage steps and the solid line marks the decision.</p></header>`,
+    `<p class="meta">Each chart shows the cumulative pass rate of both arms as the canary's outcomes come in (x axis: canary outcomes), with 95 % Jeffreys intervals as bands. Evidence restarts at every step of a ramp except the step to 100 %, which keeps the step before it, so each shaded window is judged on its own; dashed lines mark percentage steps, the solid line marks the decision, and hatched stretches with thin dashed lines are outcomes that arrived after the decision (not part of its evidence).</p></header>`,
     data.warnings.length > 0 ? `<div class="warnings">${data.warnings.map((w) => `<p>warning: ${esc(w)}</p>`).join('')}</div>` : '',
     data.canaries.length === 0
       ? `<section class="empty"><p>No canaries${data.role === null ? '' : ` for role ${esc(data.role)}`} yet. A canary starts when a role's bundle changes with <code>canary_percentage &gt; 0</code>, or with <code>bernstein config canary</code>.</p></section>`
@@ -83,6 +86,7 @@ ${body}
 
 function renderCanary(c: CanaryReport): string {
   const statusClass = c.status === 'promoted' ? 'ok' : c.status === 'rolled back' ? 'bad' : 'run';
+  if (c.totals.stable.tasks + c.totals.canary.tasks === 0) return renderOneLine(c, statusClass);
   const model = c.model !== null && c.model !== c.baseModel ? ` · model ${esc(c.baseModel ?? '?')} → <b>${esc(c.model)}</b>` : c.model !== null ? ` · model ${esc(c.model)}` : '';
   const steps = c.windows.map((w) => w.percentages.map((p) => `${n(p)} %`).join(' → ')).join(' ⇒ ');
   const current = c.current
@@ -96,14 +100,35 @@ function renderCanary(c: CanaryReport): string {
 <p class="meta">Version <code>${esc(c.versionId)}</code> against stable <code>${esc(c.baseVersionId ?? '–')}</code>${model}${c.origin ? ` · ${esc(c.origin)}` : ''}<br>
 Started ${esc(when(c.startedAt))} by ${esc(c.startedBy)} · percentages ${esc(steps)} · ${c.totals.canary.tasks} canary and ${c.totals.stable.tasks} stable outcomes in its windows</p>
 ${current}${alerts}
-<div class="legend"><span class="key stable"></span>stable arm <span class="key canary"></span>canary arm <span class="key band"></span>95 % interval <span class="key step"></span>step <span class="key decision ${statusClass}"></span>decision</div>
+<div class="legend"><span class="key stable"></span>stable arm <span class="key canary"></span>canary arm <span class="key band"></span>95 % interval <span class="key step"></span>step <span class="key decision ${statusClass}"></span>decision <span class="key late"></span>after the decision (not evidence)</div>
 ${renderChart(c)}
 ${renderEvidence(c)}
 </section>`;
 }
 
+/** A canary that never got an outcome: one line, not an empty full-size chart. */
+function renderOneLine(c: CanaryReport, statusClass: string): string {
+  const ended = c.decision ? ` · ${esc(ACTION_LABEL[c.decision.kind])} ${esc(when(c.decision.at))} by ${esc(c.decision.actor)}: ${esc(c.decision.reason)}` : '';
+  const now = c.current ? ` · now: ${esc(c.current.action)} (${esc(c.current.reason)})` : '';
+  return `<section class="canary oneline" data-testid="canary" data-canary-id="${esc(c.canaryId)}" data-role="${esc(c.role)}" data-status="${esc(c.status)}">
+<p data-testid="canary-oneline"><b>${esc(c.role)}</b> <span class="id">canary ${esc(c.canaryId)}</span> <span class="badge ${statusClass}">${esc(c.status)}</span> version <code>${esc(c.versionId)}</code> against <code>${esc(c.baseVersionId ?? '–')}</code> · started ${esc(when(c.startedAt))} by ${esc(c.startedBy)}${c.startPercentage !== null ? ` at ${n(c.startPercentage)} %` : ''} · no outcomes recorded${ended}${now}</p>
+</section>`;
+}
+
+/** Rough width of chart text at 11 px (generous, so labels placed apart never touch). */
+const labelWidth = (text: string): number => [...text].reduce((w, ch) => w + (/[0-9 .%]/.test(ch) ? 6.4 : ch === '→' ? 12 : 7.2), 4);
+
+interface Box {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+const overlaps = (a: Box, b: Box): boolean => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
 function renderChart(c: CanaryReport): string {
   const { width, height, left, right, top, bottom } = CHART;
+  // (A canary with no outcomes never gets here: it is a one-line entry.)
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const maxX = Math.max(c.totalX, 1);
@@ -114,14 +139,27 @@ function renderChart(c: CanaryReport): string {
     `<svg data-testid="pass-rate-chart" class="chart" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${c.role}: pass rate of the stable and canary arms over the canary's outcomes`)}">`,
   );
   parts.push(`<rect class="plot" x="${left}" y="${top}" width="${plotW}" height="${plotH}"/>`);
-  // Evidence windows.
+  /** Every label drawn inside the plot, so that none is placed on top of another. */
+  const placed: Box[] = [];
+  parts.push(
+    `<defs><pattern id="late-hatch-${esc(c.canaryId)}" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern></defs>`,
+  );
+  // Evidence windows, as the router pooled them.
   for (const w of c.windows) {
     const x0 = sx(w.startX);
     const x1 = sx(Math.max(w.endX, w.startX));
     const label = w.percentages.map((p) => `${n(p)} %`).join('→');
+    const box: Box = { x0: (x0 + x1) / 2 - labelWidth(label) / 2, x1: (x0 + x1) / 2 + labelWidth(label) / 2, y0: top + 3, y1: top + 18 };
+    const fits = box.x0 >= x0 + 2 && box.x1 <= x1 - 2;
+    if (fits) placed.push(box);
+    const lateCount = w.late.stable.tasks + w.late.canary.tasks;
+    const cut = w.evidenceEndX !== null && w.evidenceEndX < w.endX ? sx(w.evidenceEndX) : null;
     parts.push(
-      `<g data-testid="window" class="window w${w.index % 2}"><rect x="${fixed(x0)}" y="${top}" width="${fixed(Math.max(x1 - x0, 0))}" height="${plotH}"><title>${esc(`evidence window ${w.index + 1}: canary at ${label}; ${w.totals.canary.tasks} canary, ${w.totals.stable.tasks} stable outcomes`)}</title></rect>` +
-        (x1 - x0 > 24 ? `<text class="wlabel" x="${fixed((x0 + x1) / 2)}" y="${top + 14}" text-anchor="middle">${esc(label)}</text>` : '') +
+      `<g data-testid="window" class="window w${w.index % 2}" data-x0="${fixed(x0)}" data-x1="${fixed(x1)}"><rect x="${fixed(x0)}" y="${top}" width="${fixed(Math.max(x1 - x0, 0))}" height="${plotH}"><title>${esc(`evidence window ${w.index + 1}: canary at ${label}; ${w.totals.canary.tasks} canary, ${w.totals.stable.tasks} stable outcomes${lateCount ? ` (${lateCount} of them after the decision)` : ''}`)}</title></rect>` +
+        (cut !== null
+          ? `<rect data-testid="late-region" class="late" fill="url(#late-hatch-${esc(c.canaryId)})" x="${fixed(cut)}" y="${top}" width="${fixed(Math.max(x1 - cut, 0))}" height="${plotH}"><title>${esc(`${lateCount} outcome${lateCount === 1 ? '' : 's'} of tasks routed in this window arrived after the decision (${w.late.canary.tasks} canary, ${w.late.stable.tasks} stable): shown, not part of its evidence`)}</title></rect>`
+          : '') +
+        (fits ? `<text data-testid="chart-label" class="wlabel" x="${fixed((x0 + x1) / 2)}" y="${top + 14}" text-anchor="middle">${esc(label)}</text>` : '') +
         `</g>`,
     );
   }
@@ -133,57 +171,92 @@ function renderChart(c: CanaryReport): string {
   for (const x of xTicks(maxX)) {
     parts.push(`<text class="tick" x="${fixed(sx(x))}" y="${top + plotH + 16}" text-anchor="middle">${x}</text>`);
   }
-  parts.push(`<text class="axis" x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">canary outcomes (stable outcomes drawn between them in recording order; evidence restarts at each step)</text>`);
+  parts.push(`<text class="axis" x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">canary outcomes (stable outcomes drawn between them in recording order; evidence restarts at each step below 100 %)</text>`);
   parts.push(`<text class="axis" transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">pass rate</text>`);
-  // Bands, then lines, per window (evidence restarts at a step: no line across windows).
+  // Bands, then lines, per window (evidence restarts at a step: no line across windows). Each
+  // line is solid up to its window's decision and thin and dashed after it (late outcomes).
+  const split = (w: (typeof c.windows)[number], points: readonly ReportPoint[]) => {
+    if (w.evidenceEndX === null) return { evidence: points, late: [] as ReportPoint[] };
+    const cut = w.evidenceEndX;
+    const evidence = points.filter((p) => p.x <= cut);
+    const after = points.filter((p) => p.x > cut);
+    // A cumulative rate holds until the arm's next outcome: the evidence line runs on to the
+    // decision, and the late line starts there, so the two read as one arm that changes style.
+    const last = evidence[evidence.length - 1];
+    const atCut = last && last.x < cut && after.length > 0 ? { ...last, x: cut } : undefined;
+    return { evidence: atCut ? [...evidence, atCut] : evidence, late: after.length > 0 && last ? [atCut ?? last, ...after] : after };
+  };
   for (const arm of ['stable', 'canary'] as const) {
     for (const w of c.windows) {
-      const points = w[arm];
-      if (points.length === 0) continue;
-      parts.push(`<path data-testid="band-${arm}" class="band ${arm}" d="${bandPath(points, sx, sy)}"/>`);
+      const { evidence } = split(w, w[arm]);
+      if (evidence.length === 0) continue;
+      parts.push(`<path data-testid="band-${arm}" class="band ${arm}" d="${bandPath(evidence, sx, sy)}"/>`);
     }
   }
   for (const arm of ['stable', 'canary'] as const) {
     for (const w of c.windows) {
-      const points = w[arm];
-      if (points.length === 0) continue;
-      const last = points[points.length - 1]!;
-      parts.push(
-        `<path data-testid="series-${arm}" class="line ${arm}" d="${linePath(points, sx, sy)}"><title>${esc(`${arm}: ${last.passed}/${last.tasks} passed (${pct(last.rate)}, 95 % interval ${range([last.lower, last.upper])}) in window ${w.index + 1}`)}</title></path>`,
-      );
-      if (points.length === 1) parts.push(`<circle class="dot ${arm}" cx="${fixed(sx(last.x))}" cy="${fixed(sy(last.rate))}" r="2.5"/>`);
+      const { evidence, late } = split(w, w[arm]);
+      if (evidence.length > 0) {
+        const last = evidence[evidence.length - 1]!;
+        parts.push(
+          `<path data-testid="series-${arm}" class="line ${arm}" d="${linePath(evidence, sx, sy)}"><title>${esc(`${arm}: ${last.passed}/${last.tasks} passed (${pct(last.rate)}, 95 % interval ${range([last.lower, last.upper])}) in window ${w.index + 1}`)}</title></path>`,
+        );
+        if (evidence.length === 1) parts.push(`<circle class="dot ${arm}" cx="${fixed(sx(last.x))}" cy="${fixed(sy(last.rate))}" r="2.5"/>`);
+      }
+      if (late.length > 0) {
+        const end = late[late.length - 1]!;
+        const count = w.late[arm].tasks;
+        parts.push(
+          `<path data-testid="late-${arm}" class="line late ${arm}" d="${linePath(late.length === 1 ? [late[0]!, late[0]!] : late, sx, sy)}"><title>${esc(`${arm}: ${count} outcome${count === 1 ? '' : 's'} after the decision; cumulative ${end.passed}/${end.tasks} passed (${pct(end.rate)}) including them`)}</title></path>`,
+        );
+      }
     }
   }
-  // Steps and manual percentage changes.
+  // The decision's label box first (fixed place near the top), then the step labels around it.
+  const d = c.decision;
+  const decisionAnchor = d && sx(d.x) > left + plotW - 90 ? 'end' : 'start';
+  if (d) placed.push({ x0: decisionAnchor === 'end' ? sx(d.x) - 92 : sx(d.x) + 2, x1: decisionAnchor === 'end' ? sx(d.x) - 2 : sx(d.x) + 92, y0: top + 20, y1: top + 38 });
+  // Steps and manual percentage changes. Labels go in lanes from the bottom of the plot up:
+  // a label that would touch one already placed moves up a lane.
   for (const m of c.markers) {
     if (m.kind !== 'step' && m.kind !== 'percentage') continue;
-    const x = fixed(sx(m.x));
+    const px = sx(m.x);
+    const x = fixed(px);
     const label = `${n(m.fromPercentage ?? 0)}→${n(m.toPercentage ?? 0)} %`;
+    const width = labelWidth(label);
+    const anchorEnd = px + 3 + width > left + plotW;
+    let lane = 0;
+    let box: Box;
+    for (;;) {
+      const baseline = top + plotH - 6 - lane * 15;
+      box = { x0: anchorEnd ? px - 3 - width : px + 3, x1: anchorEnd ? px - 3 : px + 3 + width, y0: baseline - 11, y1: baseline + 3 };
+      if (!placed.some((other) => overlaps(box, other)) || baseline - 11 < top + 40) break;
+      lane += 1;
+    }
+    placed.push(box);
     parts.push(
-      `<g data-testid="step-marker" class="marker step" data-kind="${m.kind}" data-x="${fixed(m.x)}"><line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}"/>` +
-        `<rect class="hit" x="${fixed(sx(m.x) - 4)}" y="${top}" width="8" height="${plotH}"/>` +
-        `<text x="${fixed(sx(m.x) + 3)}" y="${top + plotH - 6}">${esc(label)}</text>` +
+      `<g data-testid="step-marker" class="marker step" data-kind="${m.kind}" data-x="${fixed(m.x)}" data-px="${x}" data-window-edge="${m.windowEdge}"><line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}"/>` +
+        `<rect class="hit" x="${fixed(px - 4)}" y="${top}" width="8" height="${plotH}"/>` +
+        `<text data-testid="chart-label" x="${fixed(anchorEnd ? px - 3 : px + 3)}" y="${fixed(box.y1 - 3)}" text-anchor="${anchorEnd ? 'end' : 'start'}">${esc(label)}</text>` +
         `<title>${esc(`${ACTION_LABEL[m.kind]} ${label} at ${when(m.at)} (${m.actor}): ${m.reason}`)}</title></g>`,
     );
   }
   // The decision.
-  const d = c.decision;
   if (d) {
     const x = sx(d.x);
     const cls = d.kind === 'promote' ? 'ok' : 'bad';
     const y = d.evidence?.canary?.passRate ?? canaryRateAt(c, d.x);
-    const anchor = x > left + plotW - 90 ? 'end' : 'start';
+    const anchor = decisionAnchor;
     const tx = anchor === 'end' ? x - 6 : x + 6;
     parts.push(
       `<g data-testid="decision-marker" class="marker decision ${cls}" data-action="${d.kind}" data-x="${fixed(d.x)}" data-placement="${d.placement}">` +
         `<line x1="${fixed(x)}" x2="${fixed(x)}" y1="${top}" y2="${top + plotH}"/>` +
         (y !== null ? `<circle cx="${fixed(x)}" cy="${fixed(sy(y))}" r="5"/>` : '') +
         `<rect class="label" x="${fixed(anchor === 'end' ? x - 92 : x + 2)}" y="${top + 20}" width="90" height="18" rx="3"/>` +
-        `<text x="${fixed(tx)}" y="${top + 33}" text-anchor="${anchor}">${esc(ACTION_LABEL[d.kind])}</text>` +
+        `<text data-testid="chart-label" x="${fixed(tx)}" y="${top + 33}" text-anchor="${anchor}">${esc(ACTION_LABEL[d.kind])}</text>` +
         `<title>${esc(`${ACTION_LABEL[d.kind]} at ${when(d.at)} (${d.actor}), after ${d.evidence?.canary?.tasks ?? '?'} canary outcomes: ${d.reason}`)}</title></g>`,
     );
   }
-  if (c.totalX === 0) parts.push(`<text class="axis" x="${left + plotW / 2}" y="${top + plotH / 2}" text-anchor="middle">no outcomes recorded yet</text>`);
   parts.push('</svg>');
   return `<div class="chartbox">${parts.join('')}</div>`;
 }
@@ -314,6 +387,10 @@ svg.chart{display:block;max-width:100%;height:auto;font:11px system-ui,sans-seri
 .marker.step line{stroke:var(--muted);stroke-width:1.5;stroke-dasharray:5 4}
 .marker.step text{fill:var(--muted)}
 .marker .hit{fill:transparent}
+.hatch{stroke:#d1d5db;stroke-width:2}
+.line.late{stroke-width:1.2;stroke-dasharray:3 3;opacity:.8}
+.key.late{height:10px;background:repeating-linear-gradient(45deg,#d1d5db 0 2px,transparent 2px 5px)}
+.oneline p{margin:10px 0}
 .marker.decision line{stroke-width:2.5}
 .marker.decision.ok line{stroke:var(--ok)}.marker.decision.bad line{stroke:var(--bad)}
 .marker.decision.ok circle{fill:var(--ok)}.marker.decision.bad circle{fill:var(--bad)}

@@ -17,13 +17,16 @@ export interface LifecycleResult {
   /** The transitions applied (empty for a no-op). */
   events: AuditEvent[];
   state: CanaryState;
+  /** For a no-op: why nothing changed, for the user. */
+  unchanged?: string;
 }
 
 /** Run a transition-writing unit of work scoped to `role`, then start delivering its alerts. */
 async function withRole<T extends LifecycleResult | AppliedTransitions>(rollout: Rollout, role: string, fn: (tx: StoreTransaction) => Promise<T>): Promise<LifecycleResult> {
   const result = await rollout.store.transaction({ roles: [role] }, fn);
   if (result.events.length > 0) rollout.alerts.kick();
-  return { events: result.events, state: result.state };
+  const unchanged = 'unchanged' in result ? result.unchanged : undefined;
+  return { events: result.events, state: result.state, ...(unchanged !== undefined ? { unchanged } : {}) };
 }
 
 /**
@@ -49,10 +52,10 @@ function startTransition(role: string, versionId: string, options: StartOptions)
   };
 }
 
-function startReason(versionId: string, options: StartOptions, config: ProjectConfig): string {
+/** What the start event does not say by itself (its description already names version, share and stable). */
+function startReason(options: StartOptions, config: ProjectConfig): string {
   const steps = options.steps ?? [];
-  const where = steps.length > 0 ? `steps ${steps.join(', ')}` : `${options.percentage} %`;
-  return options.reason ?? `canary of ${versionId} started at ${where} (policy ${options.policy ?? config.canary.policy})`;
+  return options.reason ?? `policy ${options.policy ?? config.canary.policy}${steps.length > 0 ? `, ramp ${steps.join(' → ')} %` : ''}`;
 }
 
 /**
@@ -89,11 +92,7 @@ async function startCanary(
   const actor = options.actor ?? 'cli';
   return tx.applyTransitions(
     transitions.map((transition) =>
-      rollout.request(
-        transition,
-        transition.type === 'init' ? 'auto' : actor,
-        transition.type === 'init' ? `first time role "${role}" was seen: its bundle on disk becomes stable` : startReason(candidateId, options, config),
-      ),
+      rollout.request(transition, transition.type === 'init' ? 'auto' : actor, transition.type === 'init' ? 'its bundle on disk' : startReason(options, config)),
     ),
     disk ? { observedDisk: { role, versionId: stableId } } : {},
   );
@@ -123,12 +122,12 @@ export async function canaryRole(rollout: Rollout, role: string, options: StartO
         );
       }
       if (options.percentage === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage to change the running canary');
+      // The value it already has: not a transition (no audit event, no new epoch, no step drawn).
+      if (options.percentage === roleState.canary.percentage) {
+        return { events: [], state, unchanged: `canary ${roleState.canary.id} of role "${role}" is already at ${roleState.canary.percentage} %; nothing changed` };
+      }
       return tx.applyTransitions([
-        rollout.request(
-          { type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage },
-          options.actor ?? 'cli',
-          options.reason ?? `percentage changed from ${roleState.canary.percentage} % to ${options.percentage} %`,
-        ),
+        rollout.request({ type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage }, options.actor ?? 'cli', options.reason ?? 'set by hand'),
       ]);
     }
     if (options.model !== undefined) {

@@ -1,5 +1,5 @@
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
-import { GateResultsSchema, TaskIdSchema, type OutcomeRecord, type TaskEntry } from '@bernstein/prompt-versions';
+import { GateResultsInputSchema, TaskIdSchema, type OutcomeRecord, type TaskEntry } from '@bernstein/prompt-versions';
 import type { AuditEvent } from '@bernstein/canary-router';
 import { z } from 'zod';
 import { foldInto } from '../core/aggregate.js';
@@ -12,7 +12,7 @@ import { applyAutomaticDecision } from './lifecycle.js';
 export const OutcomeInputSchema = z.strictObject({
   taskId: TaskIdSchema,
   passed: z.boolean(),
-  gates: GateResultsSchema.optional(),
+  gates: GateResultsInputSchema.optional(),
   costUsd: z.number().finite().nonnegative().optional(),
   durationMs: z.number().finite().nonnegative().optional(),
 });

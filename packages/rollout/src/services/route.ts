@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { BernsteinError } from '@bernstein/store';
+import { BernsteinError, projectPaths } from '@bernstein/store';
 import { assertRoleName, TaskIdSchema, type AssignmentRecord, type ModelConfig, type Version } from '@bernstein/prompt-versions';
-import { classifyDisk, decideRoute, describeDiskState, planBundleChange, type CanaryState, type RoleState, type Transition } from '@bernstein/canary-router';
+import { classifyDisk, decideRoute, describeDiskState, describeTemplatesFolder, planBundleChange, type AuditEvent, type CanaryState, type RoleState, type Transition } from '@bernstein/canary-router';
 import type { StoreTransaction, TransitionRequest } from '../port.js';
 import type { Rollout } from '../rollout.js';
 import { diskProblemWarning, readDisk, registerDisk } from './disk.js';
@@ -30,6 +30,11 @@ export interface RouteOptions {
    * running canary, a rejected version. One line each.
    */
   onWarning?: (message: string) => void;
+  /**
+   * Called after commit with the transitions this call applied (a first sight, a direct release,
+   * an automatic canary start), so a shell can say why the version changed.
+   */
+  onTransitions?: (events: readonly AuditEvent[]) => void;
 }
 
 /**
@@ -46,11 +51,13 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
   }
   const config = await rollout.config();
 
+  const applied: AuditEvent[] = [];
   const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
-    const state = await syncRoleWithDisk(rollout, tx, role, options);
+    applied.length = 0;
+    const state = await syncRoleWithDisk(rollout, tx, role, options, applied);
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
-      throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
+      throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle folder "${role}" in the templates folder ${describeTemplatesFolder(config, projectPaths(rollout.root))}`, { role });
     }
     const { tasks: known } = await tx.getTasks(taskIds);
     const now = rollout.now().toISOString();
@@ -100,6 +107,7 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
     });
   });
   rollout.alerts.kick();
+  if (applied.length > 0) options.onTransitions?.(applied);
   return results;
 }
 
@@ -115,11 +123,17 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 
 /**
  * Register the role's bundle on disk and apply SPEC routing rules 2, 4, 7 and 8, inside `tx`
- * (scoped to the role). Returns the state after any automatic transition. A bundle on disk that
- * cannot be read never stops a role that has a stable version: it keeps serving from the registry
- * and `onWarning` is told.
+ * (scoped to the role). Returns the state after any automatic transition; the transitions it
+ * applied are appended to `applied`. A bundle on disk that cannot be read never stops a role that
+ * has a stable version: it keeps serving from the registry and `onWarning` is told.
  */
-export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string, options: Pick<RouteOptions, 'onWarning'> = {}): Promise<CanaryState> {
+export async function syncRoleWithDisk(
+  rollout: Rollout,
+  tx: StoreTransaction,
+  role: string,
+  options: Pick<RouteOptions, 'onWarning'> = {},
+  applied: AuditEvent[] = [],
+): Promise<CanaryState> {
   const config = await rollout.config();
   const state = await tx.loadState();
   const roleState = state.roles[role];
@@ -128,6 +142,10 @@ export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, r
     if (roleState?.stable) {
       options.onWarning?.(diskProblemWarning(role, read, roleState));
       return state;
+    }
+    // A role never seen: name the setting the folder came from, not only the path.
+    if (read.error.code === 'ROLE_NOT_FOUND') {
+      throw new BernsteinError('ROLE_NOT_FOUND', `no role "${role}": no folder "${role}" in the templates folder ${describeTemplatesFolder(config, projectPaths(rollout.root))}`, { role }, { cause: read.error });
     }
     throw read.error;
   }
@@ -144,25 +162,27 @@ export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, r
   const deferred = plan === 'none' && roleState?.canary != null && roleState.canary.versionId !== version.id && roleState.stable !== version.id;
   switch (plan) {
     case 'init':
-      transition({ type: 'init', role, versionId: version.id }, `first time role "${role}" was seen: its bundle on disk becomes stable`);
+      transition({ type: 'init', role, versionId: version.id }, 'its bundle on disk');
       break;
     case 'release':
       transition(
         { type: 'release', role, versionId: version.id },
-        `bundle on disk changed and canary_percentage is 0: released directly (previous stable ${roleState?.stable ?? 'none'} kept for instant rollback)`,
+        `the bundle on disk changed and canary.canary_percentage is 0 (the previous stable is kept for instant rollback)`,
       );
       break;
     case 'start-canary': {
       const steps = config.canary.steps;
       transition(
         { type: 'start', role, versionId: version.id, ...(steps.length > 0 ? { steps } : { percentage: config.canary.canaryPercentage }) },
-        `bundle on disk changed: canary started automatically at ${steps.length > 0 ? `${steps[0]} % (steps ${steps.join(', ')})` : `${config.canary.canaryPercentage} %`}`,
+        `the bundle on disk changed (${steps.length > 0 ? `canary.steps ${steps.join(' → ')} %` : `canary.canary_percentage ${config.canary.canaryPercentage}`})`,
       );
       break;
     }
     default:
       break;
   }
-  if (deferred) return requests.length > 0 ? (await tx.applyTransitions(requests)).state : state;
-  return (await tx.applyTransitions(requests, { observedDisk: { role, versionId: version.id } })).state;
+  if (deferred && requests.length === 0) return state;
+  const result = await tx.applyTransitions(requests, deferred ? {} : { observedDisk: { role, versionId: version.id } });
+  applied.push(...result.events);
+  return result.state;
 }

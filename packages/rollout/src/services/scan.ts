@@ -1,5 +1,7 @@
+import { stat } from 'node:fs/promises';
+import { BernsteinError, projectPaths } from '@bernstein/store';
 import { discoverRoles, expandPattern, roleSource, type SkippedEntry } from '@bernstein/prompt-versions';
-import { bundleLayout } from '@bernstein/canary-router';
+import { bundleLayout, describeTemplatesFolder } from '@bernstein/canary-router';
 import type { Rollout } from '../rollout.js';
 import { readDisk, registerDisk, type DiskRead } from './disk.js';
 
@@ -37,6 +39,18 @@ export interface ScanResult {
  */
 export async function scanVersions(rollout: Rollout): Promise<ScanResult> {
   const config = await rollout.config();
+  const templatesDir = await rollout.templatesDir();
+  // A missing folder is a wrong setting (or the wrong --dir), not "no roles": say which key to fix.
+  const folder = await stat(templatesDir).then(
+    (info) => (info.isDirectory() ? 'ok' : 'not a folder'),
+    () => 'missing',
+  );
+  if (folder !== 'ok') {
+    const paths = projectPaths(rollout.root);
+    throw new BernsteinError('CONFIG_INVALID', `no templates folder: ${describeTemplatesFolder(config, paths)} ${folder === 'missing' ? 'does not exist' : 'is not a folder'}`, {
+      file: paths.config,
+    });
+  }
   const { roles, skipped } = await discoverRoles(bundleLayout(rollout.root, config));
   const result = await rollout.store.transaction({ roles: [...roles].sort() }, async (tx) => {
     let state = await tx.loadState();

@@ -1,4 +1,4 @@
-import type { Canary, RoleState } from '@bernstein/canary-router';
+import type { AuditEvent, Canary, RoleState } from '@bernstein/canary-router';
 import { windowStats, type ArmStats, type Decision, type Policy } from '@bernstein/quality-compare';
 import { roleAggregateKey } from '../core/aggregate.js';
 import type { Rollout } from '../rollout.js';
@@ -32,6 +32,47 @@ export interface RoleStatus {
   rejected: string[];
   /** The role's files on disk against what is served (SPEC, Routing rules 7 and 8). */
   disk: DiskView;
+  /**
+   * The role's last ended canary: how it ended and the evidence it ended on (so that right after
+   * a promotion or rollback, status shows that result rather than an empty stable arm).
+   */
+  lastCanary: LastCanary | null;
+}
+
+export interface LastCanary {
+  id: string;
+  versionId: string;
+  result: 'promoted' | 'rolled back';
+  at: string;
+  actor: string;
+  reason: string;
+  /** Outcomes per arm at the decision (from its audit event), or null for a manual one without evidence. */
+  stable: ArmCounts | null;
+  canary: ArmCounts | null;
+}
+
+/** The last promote or rollback of a canary of `role` in the audit log, with its evidence counts. */
+export function lastCanaryOf(events: readonly AuditEvent[], role: string): LastCanary | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.role !== role || e.canaryId === null || (e.action !== 'promote' && e.action !== 'rollback')) continue;
+    const evidence = (e.evidence ?? {}) as Record<string, unknown>;
+    const arm = (value: unknown): ArmCounts | null => {
+      const v = value as { tasks?: unknown; passed?: unknown } | null | undefined;
+      return v && typeof v.tasks === 'number' && typeof v.passed === 'number' ? { tasks: v.tasks, passed: v.passed } : null;
+    };
+    return {
+      id: e.canaryId,
+      versionId: (e.action === 'promote' ? e.to : e.from) ?? '',
+      result: e.action === 'promote' ? 'promoted' : 'rolled back',
+      at: e.at,
+      actor: e.actor,
+      reason: e.reason,
+      stable: arm(evidence.stable),
+      canary: arm(evidence.canary),
+    };
+  }
+  return null;
 }
 
 /**
@@ -42,19 +83,22 @@ export async function canaryStatus(
   rollout: Rollout,
   options: { role?: string } = {},
 ): Promise<{ roles: RoleStatus[]; warnings: string[]; diskInputs: string[] | null }> {
-  const [config, state, { aggregates, warnings }] = await Promise.all([rollout.config(), rollout.store.loadState(), rollout.store.aggregates()]);
+  const [config, state, { aggregates, warnings }, audit] = await Promise.all([
+    rollout.config(),
+    rollout.store.loadState(),
+    rollout.store.aggregates(),
+    rollout.store.readAudit(options.role === undefined ? {} : { role: options.role }),
+  ]);
   const roles: RoleStatus[] = [];
   let diskInputs: string[] | null = [];
   for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (options.role !== undefined && role !== options.role) continue;
     const disk = await inspectDisk(rollout, role, roleState, state.disk?.[role]);
     diskInputs = disk.inputs && diskInputs ? [...diskInputs, ...disk.inputs] : null;
-    roles.push({
-      ...roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy })),
-      disk: disk.view,
-    });
+    const status = roleStatus(role, roleState, aggregates, (canary) => ({ decision: evaluateCanary(config, canary, aggregates), policy: decisionSettings(config, canary).policy }));
+    roles.push({ ...status, disk: disk.view, lastCanary: lastCanaryOf(audit.events, role) });
   }
-  return { roles, warnings, diskInputs };
+  return { roles, warnings: [...warnings, ...audit.warnings], diskInputs };
 }
 
 function roleStatus(
@@ -62,7 +106,7 @@ function roleStatus(
   roleState: RoleState,
   aggregates: Aggregates,
   judge: (canary: Canary) => { decision: Decision; policy: Policy },
-): Omit<RoleStatus, 'disk'> {
+): Omit<RoleStatus, 'disk' | 'lastCanary'> {
   const stableArm = roleState.stable ? aggregates.get(roleAggregateKey(role))?.versions[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;
