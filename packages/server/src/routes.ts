@@ -9,8 +9,7 @@ import { z } from 'zod';
 import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
 import { RoleNameSchema } from '@bernstein/prompt-versions';
-import { ndjsonItems, OutcomeInputSchema, type OutcomeInput } from '@bernstein/rollout';
-import type { AuditEvent } from '@bernstein/canary-router';
+import { historyEvent, ndjsonItems, OutcomeInputSchema, type OutcomeInput } from '@bernstein/rollout';
 import type { Scope } from './auth.js';
 import type { RoutedTask, ServiceFacade } from './facade.js';
 import { HttpError, errorBody, oneLine, parseJson, readBody } from './http.js';
@@ -345,25 +344,6 @@ const getHistory: RouteDef = {
     return c.json({ events: page.events.map(historyEvent), nextCursor: page.cursor, more: page.more });
   },
 };
-
-/** One event of `canary history --json` (SPEC keys first). */
-function historyEvent(e: AuditEvent) {
-  return {
-    at: e.at,
-    role: e.role,
-    action: e.action,
-    from: e.from,
-    to: e.to,
-    actor: e.actor,
-    reason: e.reason,
-    evidence: e.evidence,
-    canaryId: e.canaryId,
-    revision: e.revision,
-    ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
-    ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
-    ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
-  };
-}
 
 const listVersions: RouteDef = {
   method: 'get',
