@@ -25,8 +25,7 @@ CREATE TABLE bernstein.versions (
   seq        bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   role       text NOT NULL,
   summary    json NOT NULL,
-  files      json NOT NULL,
-  change_txid xid8 NOT NULL DEFAULT pg_current_xact_id()
+  files      json NOT NULL
 );
 CREATE INDEX versions_role ON bernstein.versions (role, seq);
 
@@ -34,7 +33,8 @@ CREATE INDEX versions_role ON bernstein.versions (role, seq);
 -- (CanaryState.disk), and the revision of the last transition applied to it.
 CREATE TABLE bernstein.roles (
   role       text PRIMARY KEY,
-  state      json NOT NULL,
+  -- null while routing has only recorded the bundle it saw (disk), before any transition
+  state      json,
   disk       text,
   revision   bigint NOT NULL DEFAULT 0
 );
@@ -59,6 +59,9 @@ CREATE TABLE bernstein.ledger (
 );
 CREATE INDEX ledger_txid ON bernstein.ledger (txid);
 -- One outcome per assignment, enforced by the database and not only by the code.
+-- Refolding one aggregate key (after a fold version change) reads only that key's records.
+CREATE INDEX ledger_canary_key ON bernstein.ledger (canary_id, seq) WHERE canary_id IS NOT NULL;
+CREATE INDEX ledger_role_key ON bernstein.ledger (role, seq) WHERE canary_id IS NULL;
 CREATE UNIQUE INDEX ledger_one_outcome ON bernstein.ledger (task_id, assignment_seq) WHERE kind = 'outcome';
 
 -- Each task's latest assignment and that assignment's outcome: what getTasks answers from.
@@ -106,11 +109,13 @@ CREATE TABLE bernstein.outbox (
   id           text PRIMARY KEY,
   revision     bigint NOT NULL,
   role         text NOT NULL,
+  created_at   text NOT NULL,
+  payload      json NOT NULL,
   status       text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts     json NOT NULL,
   claim_holder text,
   claim_until  timestamptz,
-  entry        json NOT NULL,
-  change_txid  xid8 NOT NULL DEFAULT pg_current_xact_id()
+  CHECK ((claim_holder IS NULL) = (claim_until IS NULL))
 );
 CREATE INDEX outbox_pending ON bernstein.outbox (revision) WHERE status = 'pending';
 

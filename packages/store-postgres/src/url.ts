@@ -17,7 +17,7 @@ export type StoreLocation =
       display: string;
     };
 
-export type StoreUrlSource = '--store' | 'BERNSTEIN_STORE_URL' | 'store.url';
+export type StoreUrlSource = '--store' | 'BERNSTEIN_STORE_URL' | 'store.url' | 'store URL';
 
 export const STORE_URL_ENV = 'BERNSTEIN_STORE_URL';
 
