@@ -176,7 +176,7 @@ class PgReader implements StoreReader {
       const { rows } = await this.query<{ seq: string; record: string }>(
         `SELECT seq::text AS seq, record::text AS record FROM bernstein.ledger
           WHERE seq > $1 AND ${visibleTo('$2', '$3')} ${unseen}
-          ORDER BY seq LIMIT $4`,
+          ORDER BY bernstein.ledger.seq LIMIT $4`,
         values,
       );
       for (const row of rows) onRecord(JSON.parse(row.record) as LedgerRecord);
@@ -224,7 +224,7 @@ class PgReader implements StoreReader {
     const { rows } = await this.query<{ revision: string; seq: string; event: string }>(
       `SELECT revision::text AS revision, seq::text AS seq, event::text AS event FROM bernstein.audit
         WHERE ${visibleTo('$1', '$2')} AND ($3::text IS NULL OR role = $3) AND NOT (${returned})
-        ORDER BY revision, seq ${limitClause}`,
+        ORDER BY bernstein.audit.revision, bernstein.audit.seq ${limitClause}`,
       values,
     );
     const truncated = limit !== undefined && rows.length > limit;
@@ -281,7 +281,7 @@ class PgReader implements StoreReader {
     let last = 0;
     for (;;) {
       const { rows } = await this.query<{ seq: string; record: string }>(
-        `SELECT seq::text AS seq, record::text AS record FROM bernstein.ledger WHERE ${filter} AND seq > $2 AND ${visibleTo('$3', '$4')} ORDER BY seq LIMIT $5`,
+        `SELECT seq::text AS seq, record::text AS record FROM bernstein.ledger WHERE ${filter} AND seq > $2 AND ${visibleTo('$3', '$4')} ORDER BY bernstein.ledger.seq LIMIT $5`,
         [id, last, seen.snap, seen.self, PAGE_ROWS],
       );
       foldInto(
@@ -296,7 +296,7 @@ class PgReader implements StoreReader {
 
   async listAlerts(filter: { status?: OutboxEntry['status']; role?: string } = {}): Promise<OutboxEntry[]> {
     const { rows } = await this.query<OutboxRow>(
-      `SELECT ${OUTBOX_COLUMNS} FROM bernstein.outbox WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR role = $2) ORDER BY revision, id`,
+      `SELECT ${OUTBOX_COLUMNS} FROM bernstein.outbox WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR role = $2) ORDER BY bernstein.outbox.revision, bernstein.outbox.id`,
       [filter.status ?? null, filter.role ?? null],
     );
     return rows.map(outboxFromRow);
