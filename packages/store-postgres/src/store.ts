@@ -727,6 +727,32 @@ export class PostgresStore extends PgReader implements RolloutStore {
     }
   }
 
+  /**
+   * Run `fn` on one consistent snapshot of the whole database (REPEATABLE READ, read only): it
+   * sees no commit made after it started, and blocks no writer (export).
+   */
+  async snapshot<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T> {
+    const client = await this.connect('read a snapshot');
+    const query: Query = async (text, values) => {
+      try {
+        return await client.query(text, values as unknown[]);
+      } catch (error) {
+        throw storeError(this.location, error, 'read');
+      }
+    };
+    try {
+      await query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await fn(new PgReader(this.location, query));
+      await query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -107,12 +107,22 @@ const CanarySectionSchema = z.preprocess(
   }),
 );
 
+/** `store:`: which store holds the project (empty or `file:` = the .sdd/ files; postgres://... = a shared database). */
+const StoreSectionSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    // Kept as written: `${NAME}` references are resolved from the environment when the store is opened.
+    url: z.string().default(''),
+  }),
+);
+
 /** The raw (snake_case) shape of the part of `.sdd/config.yaml` we own. */
 export const ProjectConfigFileSchema = z.preprocess(
   orEmpty,
   z.object({
     templates: z.string().min(1, 'must not be empty').default(DEFAULT_TEMPLATES_DIR),
     canary: CanarySectionSchema,
+    store: StoreSectionSchema,
   }),
 );
 
@@ -140,6 +150,8 @@ export interface ProjectConfig {
   /** Where role bundles live, relative to the project root. */
   templates: string;
   canary: CanaryConfig;
+  /** `store.url` as written (may hold `${NAME}` references); '' = the .sdd/ files. */
+  store: { url: string };
 }
 
 type RawProjectConfig = z.output<typeof ProjectConfigFileSchema>;
@@ -158,6 +170,7 @@ function normalise(raw: RawProjectConfig): ProjectConfig {
       alerts: { webhook: c.alerts.webhook, command: c.alerts.command, timeoutMs: c.alerts.timeout_ms },
       guardrails: { costUsd: guardrail(c.guardrails.cost_usd), durationMs: guardrail(c.guardrails.duration_ms) },
     },
+    store: { url: raw.store.url },
   };
 }
 
