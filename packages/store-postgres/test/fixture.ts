@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
-import { havePostgres, startPgServer, type PgServer } from './pg-server.ts';
+import { havePostgres, startPgServer, type PgServer } from '../src/testing/pg-server.ts';
 import { migrateSchema } from '../src/migrate.ts';
 
 /**

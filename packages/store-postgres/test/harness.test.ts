@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPgServer, type PgServer } from './pg-server.ts';
+import { startPgServer, type PgServer } from '../src/testing/pg-server.ts';
 
 describe('the PostgreSQL test server', () => {
   let server: PgServer;
