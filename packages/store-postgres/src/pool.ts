@@ -14,7 +14,7 @@ export interface PoolSettings {
   poolMax: number;
   /** Longest single statement, ms. Import and export work in batches well under it. */
   statementTimeoutMs: number;
-  /** Longest wait for another host's role lock, ms (then LOCK_TIMEOUT). */
+  /** Longest wait for another host's role lock, ms (then LOCK_TIMEOUT); below the statement timeout so that a lock wait is reported as one. */
   lockTimeoutMs: number;
   /** A transaction left idle this long (a frozen host) is ended by the server, releasing its locks, ms. */
   idleInTransactionTimeoutMs: number;
@@ -25,7 +25,7 @@ export interface PoolSettings {
 export const DEFAULT_POOL_SETTINGS: PoolSettings = {
   poolMax: 5,
   statementTimeoutMs: 30_000,
-  lockTimeoutMs: 30_000,
+  lockTimeoutMs: 20_000,
   idleInTransactionTimeoutMs: 60_000,
   connectTimeoutMs: 10_000,
 };
