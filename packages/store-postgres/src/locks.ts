@@ -10,7 +10,9 @@ import { createHash } from 'node:crypto';
  *   order (no deadlock between two multi-role units). Two roles never share a key in practice
  *   (64 bits of SHA-256), so their canaries never wait on each other.
  */
-export const PROJECT_LOCK_KEY = '7305608213493252096'; // a fixed int8, passed as text
+/** A fixed int8 (as text). The one value written into SQL text rather than passed as a parameter: a constant of digits. */
+export const PROJECT_LOCK_KEY = '7305608213493252096';
+if (!/^\d+$/.test(PROJECT_LOCK_KEY)) throw new Error('PROJECT_LOCK_KEY must be digits');
 
 export function roleLockKey(role: string): string {
   const digest = createHash('sha256').update(`bernstein role\u0000${role}`).digest();

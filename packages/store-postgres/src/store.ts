@@ -51,6 +51,9 @@ type Query = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, val
 const PAGE_ROWS = 5000;
 
 const NOTE_ACTIONS = new Set(['alert-delivered', 'alert-failed']);
+const EMPTY: ReadonlySet<string> = new Set();
+/** Versions kept in memory per store (a route reads both arms' versions every call). */
+const VERSION_CACHE_LIMIT = 256;
 
 export interface PostgresStoreOptions extends OpenStoreOptions {
   /** Open without checking the schema version (only `bernstein store migrate` does). */
@@ -82,7 +85,14 @@ class PgReader implements StoreReader {
   constructor(
     protected readonly location: PostgresLocation,
     protected readonly query: Query,
+    /** Verified contents of committed versions (immutable: content-addressed), shared by a store's readers. */
+    protected readonly versions: Map<string, Version> = new Map(),
   ) {}
+
+  /** Ids registered by this unit of work and not committed yet: never cached. */
+  protected uncommitted(): ReadonlySet<string> {
+    return EMPTY;
+  }
 
   /** The snapshot of the current statement plus this unit of work's own transaction if it wrote. */
   protected async seen(): Promise<Seen> {
@@ -91,6 +101,8 @@ class PgReader implements StoreReader {
   }
 
   async getVersion(id: string): Promise<Version> {
+    const cached = this.versions.get(id);
+    if (cached) return cached;
     const { rows } = await this.query<{ summary: string; files: string }>('SELECT summary::text AS summary, files::text AS files FROM bernstein.versions WHERE id = $1', [id]);
     const row = rows[0];
     if (!row) throw new BernsteinError('VERSION_NOT_FOUND', `unknown version "${id}"`, { id });
@@ -101,7 +113,12 @@ class PgReader implements StoreReader {
     if (hash !== summary.hash) {
       throw new BernsteinError('CONFLICT', `${this.location.display}: the stored content of version ${id} does not hash to it (found ${hash.slice(0, 12)}); the row was edited`, { id });
     }
-    return { ...summary, files };
+    const version = { ...summary, files };
+    if (!this.uncommitted().has(id)) {
+      if (this.versions.size >= VERSION_CACHE_LIMIT) this.versions.clear();
+      this.versions.set(id, version);
+    }
+    return version;
   }
 
   async resolveVersion(idOrPrefix: string): Promise<VersionSummary> {
@@ -337,6 +354,12 @@ function stateFromRows(rows: ReadonlyArray<{ role: string; state: string | null;
   return state;
 }
 
+interface AggregateRow {
+  key: string;
+  fold_version: number;
+  state: string;
+}
+
 interface OutboxRow {
   id: string;
   revision: string;
@@ -367,13 +390,20 @@ function outboxFromRow(row: OutboxRow): OutboxEntry {
 
 /** A unit of work on one connection, inside BEGIN ... COMMIT, holding its scope's advisory locks. */
 class PgTransaction extends PgReader implements StoreTransaction {
+  private readonly registered = new Set<string>();
+
   constructor(
     location: PostgresLocation,
     query: Query,
     private readonly scope: StoreScope,
     private readonly now: () => Date,
+    versions: Map<string, Version>,
   ) {
-    super(location, query);
+    super(location, query, versions);
+  }
+
+  protected override uncommitted(): ReadonlySet<string> {
+    return this.registered;
   }
 
   private assertInScope(role: string, what: string): void {
@@ -394,12 +424,24 @@ class PgTransaction extends PgReader implements StoreTransaction {
       fileNames: Object.keys(bundle.files).sort(),
       model: bundle.model,
     };
+    // Most registrations find the version there already: look first, write only when missing.
+    const known = await this.query<{ summary: string }>('SELECT summary::text AS summary FROM bernstein.versions WHERE id = $1', [id]);
+    if (known.rows[0]) {
+      const existing = JSON.parse(known.rows[0].summary) as VersionSummary;
+      if (existing.hash !== hash) {
+        throw new BernsteinError('CONFLICT', `${this.location.display}: version id ${id} already names different content (hash collision on the 12-char id)`, { id });
+      }
+      return { version: existing, isNew: false };
+    }
     // Two hosts registering the same content: the second waits on the unique index, then does nothing.
     const inserted = await this.query(
       'INSERT INTO bernstein.versions (id, hash, role, summary, files) VALUES ($1, $2, $3, $4::json, $5::json) ON CONFLICT DO NOTHING RETURNING seq',
       [id, hash, bundle.role, JSON.stringify(summary), JSON.stringify(bundle.files)],
     );
-    if (inserted.rowCount === 1) return { version: summary, isNew: true };
+    if (inserted.rowCount === 1) {
+      this.registered.add(id);
+      return { version: summary, isNew: true };
+    }
     const { rows } = await this.query<{ summary: string }>('SELECT summary::text AS summary FROM bernstein.versions WHERE id = $1', [id]);
     const existing = rows[0] ? (JSON.parse(rows[0].summary) as VersionSummary) : undefined;
     if (!existing || existing.hash !== hash) {
@@ -489,25 +531,32 @@ class PgTransaction extends PgReader implements StoreTransaction {
   async appendAssignments(records: readonly AssignmentRecord[]): Promise<void> {
     if (records.length === 0) return;
     for (const record of records) this.assertInScope(record.role, 'an assignment');
+    const fetch = this.keysToFetch(records);
+    let fetched: AggregateRow[] = [];
     for (let i = 0; i < records.length; i += PAGE_ROWS) {
       const page = records.slice(i, i + PAGE_ROWS);
-      // Ledger rows in order; then each task's newest assignment becomes its current one.
-      await this.query(
+      // Ledger rows in order; then each task's newest assignment becomes its current one; and, in
+      // the same round trip, the aggregates this append folds into, locked.
+      const { rows } = await this.query<AggregateRow>(
         `WITH input AS (
            SELECT t, r, c, j, at, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(t, r, c, j, at, n)
          ), ins AS (
            INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, record)
              SELECT 'assign', t, r, c, j::json FROM input ORDER BY n
            RETURNING seq, task_id, role, record
+         ), current AS (
+           INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment)
+             SELECT DISTINCT ON (ins.task_id) ins.task_id, ins.role, ins.record->>'at', ins.seq, ins.record FROM ins ORDER BY ins.task_id, ins.seq DESC
+           ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
+             assignment = EXCLUDED.assignment, outcome_seq = NULL, outcome = NULL
+           RETURNING 1
          )
-         INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment)
-           SELECT DISTINCT ON (ins.task_id) ins.task_id, ins.role, ins.record->>'at', ins.seq, ins.record FROM ins ORDER BY ins.task_id, ins.seq DESC
-         ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
-           assignment = EXCLUDED.assignment, outcome_seq = NULL, outcome = NULL`,
-        [page.map((r) => r.taskId), page.map((r) => r.role), page.map((r) => r.canaryId), page.map((r) => JSON.stringify(r)), page.map((r) => r.at)],
+         SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($6::text[]) FOR UPDATE`,
+        [page.map((r) => r.taskId), page.map((r) => r.role), page.map((r) => r.canaryId), page.map((r) => JSON.stringify(r)), page.map((r) => r.at), i === 0 ? fetch : []],
       );
+      if (i === 0) fetched = rows;
     }
-    await this.fold(records);
+    await this.fold(records, fetched);
   }
 
   async appendOutcomes(records: readonly OutcomeRecord[]): Promise<void> {
@@ -539,32 +588,49 @@ class PgTransaction extends PgReader implements StoreTransaction {
       taken.add(record.taskId);
       seqs.push(entry.seq);
     }
+    const fetch = this.keysToFetch(records);
+    let fetched: AggregateRow[] = [];
     for (let i = 0; i < records.length; i += PAGE_ROWS) {
       const page = records.slice(i, i + PAGE_ROWS);
-      await this.query(
+      const { rows } = await this.query<AggregateRow>(
         `WITH input AS (
            SELECT t, r, c, s, j, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(t, r, c, s, j, n)
          ), ins AS (
            INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, assignment_seq, record)
              SELECT 'outcome', t, r, c, s, j::json FROM input ORDER BY n
            RETURNING seq, task_id, assignment_seq, record
+         ), answered AS (
+           UPDATE bernstein.tasks SET outcome_seq = ins.seq, outcome = ins.record
+             FROM ins WHERE tasks.task_id = ins.task_id AND tasks.assignment_seq = ins.assignment_seq
+           RETURNING 1
          )
-         UPDATE bernstein.tasks SET outcome_seq = ins.seq, outcome = ins.record
-           FROM ins WHERE tasks.task_id = ins.task_id AND tasks.assignment_seq = ins.assignment_seq`,
-        [page.map((r) => r.taskId), page.map((r) => r.role), page.map((r) => r.canaryId), seqs.slice(i, i + PAGE_ROWS), page.map((r) => JSON.stringify(r))],
+         SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($6::text[]) FOR UPDATE`,
+        [page.map((r) => r.taskId), page.map((r) => r.role), page.map((r) => r.canaryId), seqs.slice(i, i + PAGE_ROWS), page.map((r) => JSON.stringify(r)), i === 0 ? fetch : []],
       );
+      if (i === 0) fetched = rows;
     }
-    await this.fold(records);
+    await this.fold(records, fetched);
   }
 
-  /** Fold appended records into their keys' aggregates, in this unit of work. */
-  private async fold(records: readonly LedgerRecord[]): Promise<void> {
+  /**
+   * The aggregates this unit of work has written, after its writes. Their keys belong to roles it
+   * holds locked, so nobody else changes them before it commits: later appends and reads of the
+   * same keys need no round trip.
+   */
+  private readonly folded = new Map<string, AggregateState>();
+
+  private keysToFetch(records: readonly LedgerRecord[]): string[] {
+    return [...new Set(records.map(aggregateKey))].filter((key) => !this.folded.has(key));
+  }
+
+  /** Fold appended records into their keys' aggregates (`rows`: the ones not folded here yet, locked and read by the append), in this unit of work. */
+  private async fold(records: readonly LedgerRecord[], rows: readonly AggregateRow[]): Promise<void> {
     const keys = [...new Set(records.map(aggregateKey))];
-    const { rows } = await this.query<{ key: string; fold_version: number; state: string }>(
-      'SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($1::text[]) FOR UPDATE',
-      [keys],
-    );
     const states = new Map<string, AggregateState>();
+    for (const key of keys) {
+      const mine = this.folded.get(key);
+      if (mine) states.set(key, mine);
+    }
     const rebuilt = new Set<string>();
     for (const row of rows) {
       const parsed = row.fold_version === AGGREGATE_FOLD_VERSION ? safeAggregate(row.state) : null;
@@ -578,18 +644,30 @@ class PgTransaction extends PgReader implements StoreTransaction {
         const state = await this.refold(key, seen);
         if (state) states.set(key, state);
       }
-      const fresh = records.filter((r) => !rebuilt.has(aggregateKey(r)));
-      foldInto(states, fresh);
+      foldInto(
+        states,
+        records.filter((r) => !rebuilt.has(aggregateKey(r))),
+      );
     } else {
       foldInto(states, records);
     }
-    const written = [...states.entries()].filter(([key]) => keys.includes(key));
+    const written = keys.map((key) => [key, states.get(key)!] as const);
+    for (const [key, state] of written) this.folded.set(key, state);
     await this.query(
       `INSERT INTO bernstein.aggregates (key, role, fold_version, state)
          SELECT k, r, $3, s::json FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, r, s)
        ON CONFLICT (key) DO UPDATE SET fold_version = EXCLUDED.fold_version, state = EXCLUDED.state`,
       [written.map(([k]) => k), written.map(([, s]) => s.role), AGGREGATE_FOLD_VERSION, written.map(([, s]) => JSON.stringify(s))],
     );
+  }
+
+  override async aggregates(keys?: readonly string[]): Promise<AggregatesResult> {
+    if (keys && keys.length > 0 && keys.every((key) => this.folded.has(key))) {
+      const aggregates = new Map<string, AggregateState>();
+      for (const key of keys) aggregates.set(key, structuredClone(this.folded.get(key)!));
+      return { aggregates, position: encodeLedgerPosition(await this.seen()) as LedgerPosition, warnings: [] };
+    }
+    return super.aggregates(keys);
   }
 
   async appendAuditNotes(events: readonly AuditEvent[]): Promise<void> {
@@ -642,6 +720,7 @@ export class PostgresStore extends PgReader implements RolloutStore {
   readonly settings: PoolSettings;
   private readonly pool: pg.Pool;
   private readonly now: () => Date;
+  private readonly versionCache: Map<string, Version>;
   private closed = false;
 
   constructor(location: PostgresLocation, options: OpenStoreOptions) {
@@ -653,7 +732,9 @@ export class PostgresStore extends PgReader implements RolloutStore {
         throw storeError(location, error, 'read');
       }
     };
-    super(location, query);
+    const versionCache = new Map<string, Version>();
+    super(location, query, versionCache);
+    this.versionCache = versionCache;
     this.pool = pool;
     this.settings = settings;
     this.name = location.display;
@@ -699,15 +780,13 @@ export class PostgresStore extends PgReader implements RolloutStore {
       }
     };
     try {
-      await query('BEGIN');
-      if ('project' in scope) {
-        await query('SELECT pg_advisory_xact_lock($1)', [PROJECT_LOCK_KEY]);
-      } else {
-        await query('SELECT pg_advisory_xact_lock_shared($1)', [PROJECT_LOCK_KEY]);
+      // One round trip for BEGIN and the project key (a constant), one for the roles' keys.
+      await query('project' in scope ? `BEGIN; SELECT pg_advisory_xact_lock(${PROJECT_LOCK_KEY})` : `BEGIN; SELECT pg_advisory_xact_lock_shared(${PROJECT_LOCK_KEY})`);
+      if (!('project' in scope)) {
         const keys = [...new Set(scope.roles)].sort().map(roleLockKey);
         if (keys.length > 0) await query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n', [keys]);
       }
-      const tx = new PgTransaction(this.location, query, scope, this.now);
+      const tx = new PgTransaction(this.location, query, scope, this.now, this.versionCache);
       const result = await fn(tx);
       committing = true;
       await query('COMMIT');
@@ -742,7 +821,7 @@ export class PostgresStore extends PgReader implements RolloutStore {
     };
     try {
       await query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result = await fn(new PgReader(this.location, query));
+      const result = await fn(new PgReader(this.location, query, this.versionCache));
       await query('COMMIT');
       return result;
     } catch (error) {
