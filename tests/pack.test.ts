@@ -20,7 +20,7 @@ const exec = promisify(execFile);
 // npm install and real processes: generous limits (a hang still fails).
 vi.setConfig({ testTimeout: 120_000 });
 
-const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/canary-cli'] as const;
+const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/rollout', '@bernstein/store-file', '@bernstein/canary-cli'] as const;
 
 async function registryReachable(): Promise<string | null> {
   try {
@@ -95,6 +95,8 @@ describe('packed packages, installed outside the workspace', () => {
       '@bernstein/prompt-versions': "m => { const h = m.hashBundle({ role: 'r', files: { 'a.md': 'x' }, model: {} }); if (h.hash.slice(0, 12) !== h.id) throw new Error('id'); return h.id; }",
       '@bernstein/canary-router': "m => { const b = m.bucket('task-1', 'abcdefabcdef'); if (!(b >= 0 && b < 100)) throw new Error(String(b)); return b; }",
       '@bernstein/quality-compare': "m => { const i = m.jeffreysInterval(5, 10); if (!(i[0] > 0 && i[0] < 0.5 && i[1] > 0.5 && i[1] < 1)) throw new Error(String(i)); return i; }",
+      '@bernstein/rollout': "m => { const k = m.aggregateKey({ canaryId: null, role: 'backend' }); if (k !== 'role:backend') throw new Error(k); return k; }",
+      '@bernstein/store-file': "m => { if (typeof m.openFileStore !== 'function') throw new Error('no openFileStore'); return 'ok'; }",
       '@bernstein/canary-cli': "m => { if (typeof m.run !== 'function') throw new Error('no run'); return typeof m.run; }",
     };
     for (const [name, check] of Object.entries(checks)) {
@@ -110,8 +112,9 @@ describe('packed packages, installed outside the workspace', () => {
     // The installed libraries together: route a task in a project of their own.
     const project = makeProject({ roles: { backend: { files: { 'system_prompt.md': 'hello\n' }, model: { default_model: 'sonnet' } } } });
     const script = `
-      const { openProject, routeTasks } = await import('@bernstein/canary-router');
-      const [r] = await routeTasks(openProject(${JSON.stringify(project.dir)}), 'backend', ['T-1']);
+      const { routeTasks } = await import('@bernstein/rollout');
+      const { openFileRollout } = await import('@bernstein/store-file');
+      const [r] = await routeTasks(openFileRollout(${JSON.stringify(project.dir)}), 'backend', ['T-1']);
       console.log(JSON.stringify(r));`;
     writeFileSync(join(consumer, 'route.mjs'), script);
     const { stdout: routed } = await exec(process.execPath, ['route.mjs'], { cwd: consumer });

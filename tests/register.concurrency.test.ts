@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashBundle, type RoleBundle } from '@bernstein/prompt-versions';
-import { openProject } from '@bernstein/canary-router';
+import { FileStore } from '@bernstein/store-file';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { expectOk } from './helpers/assert.ts';
@@ -36,9 +36,9 @@ async function expectRegistryExactly(project: TempProject, bundles: readonly Rol
   }
   // Content files: one per version, each verified against its hash on load.
   expect(readdirSync(project.files.versions).sort()).toEqual([...expected.keys()].map((id) => `${id}.json`).sort());
-  const registryApi = openProject(project.dir).registry;
+  const store = new FileStore(project.dir);
   for (const [id, b] of expected) {
-    const version = await registryApi.get(id);
+    const version = await store.getVersion(id);
     expect(version.files).toEqual(b.files);
     expect(version.model).toEqual(b.model);
   }

@@ -4,7 +4,9 @@
  * canaries, automatic start from .sdd/config.yaml), and bad input that must change nothing.
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { decideRoute, openProject, routeTasks } from '@bernstein/canary-router';
+import { decideRoute } from '@bernstein/canary-router';
+import { routeTasks } from '@bernstein/rollout';
+import { openFileRollout } from '@bernstein/store-file';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectCleanError, expectOk } from './helpers/assert.ts';
@@ -93,7 +95,7 @@ describe('sticky percentage routing', () => {
 
   it('routes 20 % +- 1 point of 10,000 task ids (one batch through the library) and writes each to the ledger', async () => {
     const before = project.ledger().length;
-    first = await routeTasks(openProject(project.dir), 'r', population);
+    first = await routeTasks(openFileRollout(project.dir), 'r', population);
     expect(first).toHaveLength(population.length);
     expect(share(first)).toBeGreaterThanOrEqual(19);
     expect(share(first)).toBeLessThanOrEqual(21);
@@ -129,7 +131,7 @@ describe('sticky percentage routing', () => {
   it('decides arbitrary (unicode) task ids identically in this process and in a fresh one', async () => {
     const taskId = fc.string({ unit: fc.oneof(fc.constantFrom('a', 'Z', '0', '-', ':', '/', ' ', 'é', 'ß', '€', '😀', '\ud800', '\udfff'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), minLength: 1, maxLength: 40 }).filter((id) => !/[\u0000-\u001f]/.test(id));
     const sample = [...new Set(fc.sample(taskId, { numRuns: 3000, seed: 20 }))];
-    const roleState = (await openProject(project.dir).load()).roles.r!;
+    const roleState = (await openFileRollout(project.dir).store.loadState()).roles.r!;
     const ours = sample.map((id) => decideRoute(roleState, id).arm);
     const theirs = await routeInChild('decide.mjs', project, 'r', sample);
     expect(theirs).toEqual(ours);
@@ -161,15 +163,15 @@ describe('sticky percentage routing', () => {
     // Routed tasks keep their arm; new tasks get the new share.
     const retried = await routeCli(project, 'r', population.slice(0, 100));
     expect(retried.map((r) => r.arm)).toEqual(first.slice(0, 100).map((r) => r.arm));
-    const fresh = await routeTasks(openProject(project.dir), 'r', ids(4000, 'fresh50'));
+    const fresh = await routeTasks(openFileRollout(project.dir), 'r', ids(4000, 'fresh50'));
     expect(Math.abs(share(fresh) - 50)).toBeLessThanOrEqual(3);
   });
 
   it('0 % routes no new task to the canary and 100 % routes every new task there', async () => {
     expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '0'], { dir: project.dir }));
-    expect(share(await routeTasks(openProject(project.dir), 'r', ids(1000, 'zero')))).toBe(0);
+    expect(share(await routeTasks(openFileRollout(project.dir), 'r', ids(1000, 'zero')))).toBe(0);
     expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '100'], { dir: project.dir }));
-    expect(share(await routeTasks(openProject(project.dir), 'r', ids(1000, 'hundred')))).toBe(100);
+    expect(share(await routeTasks(openFileRollout(project.dir), 'r', ids(1000, 'hundred')))).toBe(100);
     // Still the same canary throughout.
     expect(project.state().roles.r!.canary).toMatchObject({ id: canaryId, versionId: v2, percentage: 100 });
   });
@@ -209,7 +211,7 @@ describe('the canary lifecycle through `bernstein config canary`', () => {
   it('canary_percentage: 20 starts a canary of an edited bundle at the next route; --rollback rejects it and neither re-route nor re-scan restarts it', async () => {
     const { project, v1 } = await initialisedProject('orchestrator:\n  workers: 4\ncanary:\n  canary_percentage: 20\n');
     expect(project.state().roles.r!.canary).toBeNull();
-    const routed = await routeTasks(openProject(project.dir), 'r', ids(2000, 'auto'));
+    const routed = await routeTasks(openFileRollout(project.dir), 'r', ids(2000, 'auto'));
     const canary = project.state().roles.r!.canary!;
     expect(canary).toMatchObject({ percentage: 20, baseVersionId: v1 });
     const v2 = canary.versionId;
@@ -311,7 +313,7 @@ describe('the canary lifecycle through `bernstein config canary`', () => {
     const after = project.state();
     expect(after.roles.a!.canary).toBeNull();
     expect(after.roles.b!.canary).toEqual(state.roles.b!.canary);
-    const routedB = await routeTasks(openProject(project.dir), 'b', ids(2000, 'b'));
+    const routedB = await routeTasks(openFileRollout(project.dir), 'b', ids(2000, 'b'));
     expect(Math.abs(share(routedB) - 70)).toBeLessThanOrEqual(4.5);
   });
 });

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canaryRole, openProject, routeTasks, scanVersions, type FileProject } from '@bernstein/canary-router';
-import { recordOutcomes, type RecordItem, type RecordResult } from '@bernstein/quality-compare';
+import { canaryRole, recordOutcomes, routeTasks, scanVersions, type RecordItem, type RecordResult, type Rollout } from '@bernstein/rollout';
+import { openBenchProject } from './project.js';
 
 /**
  * Benchmark projects, made only through the public API (no hand-written ledger or state files):
@@ -50,8 +50,8 @@ export async function writeSkeleton(root: string, options: SkeletonOptions = {})
 }
 
 /** Change the role's prompt on disk and start a canary of it (SPEC: `config canary --role R --percentage n`). */
-export async function startCanaryOfEditedBundle(project: FileProject, role: string, percentage: number): Promise<string> {
-  await appendFile(join(project.paths.root, 'templates', 'roles', role, 'system_prompt.md'), 'Prefer pure functions; write the test first.\n');
+export async function startCanaryOfEditedBundle(project: Rollout, role: string, percentage: number): Promise<string> {
+  await appendFile(join(project.root, 'templates', 'roles', role, 'system_prompt.md'), 'Prefer pure functions; write the test first.\n');
   const { state } = await canaryRole(project, role, { percentage, reason: 'bench: canary of an edited prompt' });
   const canary = state.roles[role]?.canary;
   if (!canary) throw new Error(`bench fixture: no canary started on role ${role}`);
@@ -96,7 +96,7 @@ export function assertRecorded(result: RecordResult, expected: number, what: str
  */
 export async function createSmallProject(root: string): Promise<{ canaryId: string; routed: number; recorded: number }> {
   await writeSkeleton(root, { extraRoles: ['qa'], canaryConfig: ['min_canary_tasks: 10', 'policy: sequential'] });
-  const project = openProject(root);
+  const project = openBenchProject(root);
   await scanVersions(project);
   const warm = Array.from({ length: 10 }, (_, i) => `warm-${i}`);
   await routeTasks(project, BENCH_ROLE, warm);
@@ -111,7 +111,7 @@ export async function createSmallProject(root: string): Promise<{ canaryId: stri
   const r2 = await recordOutcomes(project, outcomeItems(tasks.slice(0, 12), 100));
   assertRecorded(r2, 12, 'small project');
   recorded += r2.recorded;
-  const still = (await project.load()).roles[BENCH_ROLE]?.canary;
+  const still = (await project.store.loadState()).roles[BENCH_ROLE]?.canary;
   if (!still || still.id !== canaryId) throw new Error('small project: the canary was decided while the fixture was being built');
   return { canaryId, routed: warm.length + 3 + tasks.length, recorded };
 }

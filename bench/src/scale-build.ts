@@ -13,8 +13,8 @@
  * how many outcomes were reached).
  */
 import { stat } from 'node:fs/promises';
-import { openProject, routeTasks } from '@bernstein/canary-router';
-import { recordOutcomes } from '@bernstein/quality-compare';
+import { recordOutcomes, routeTasks } from '@bernstein/rollout';
+import { openBenchProject } from './project.js';
 import { assertRecorded, BENCH_ROLE, outcomeItems, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, UNDECIDED_CANARY_CONFIG_WITH_GUARDRAILS, writeSkeleton } from './fixture.js';
 
 export interface ScaleBuildReport {
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   await writeSkeleton(dir, { canaryConfig: opts.guardrails ? UNDECIDED_CANARY_CONFIG_WITH_GUARDRAILS : UNDECIDED_CANARY_CONFIG });
-  const project = openProject(dir);
+  const project = openBenchProject(dir);
   await routeTasks(project, BENCH_ROLE, ['init-0']); // first sight: the bundle on disk becomes stable
   const canaryId = await startCanaryOfEditedBundle(project, BENCH_ROLE, 20);
 
@@ -73,15 +73,15 @@ async function main(): Promise<void> {
     }
   }
 
-  const state = await project.load();
+  const state = await project.store.loadState();
   const report: ScaleBuildReport = {
     outcomes: done,
     batch,
     routeMs,
     recordMs,
     totalMs: performance.now() - started,
-    ledgerBytes: (await stat(project.paths.ledger)).size,
-    aggregatesBytes: (await stat(project.paths.aggregates)).size,
+    ledgerBytes: (await stat(project.store.paths.ledger)).size,
+    aggregatesBytes: (await stat(project.store.paths.aggregates)).size,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     canaryId,
     canaryActive: state.roles[BENCH_ROLE]?.canary?.id === canaryId,

@@ -7,8 +7,8 @@
  *   child -> parent: {type:'ready'} after a warm-up record; parent -> child: {type:'go'};
  *   child -> parent: {type:'done', ...WorkerReport}
  */
-import { openProject } from '@bernstein/canary-router';
-import { recordOutcomes } from '@bernstein/quality-compare';
+import { recordOutcomes } from '@bernstein/rollout';
+import { openBenchProject } from './project.js';
 import { outcomeItems } from './fixture.js';
 
 export interface WorkerReport {
@@ -25,7 +25,7 @@ const now = () => performance.timeOrigin + performance.now();
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as { dir: string; prefix: string; count: number; durationMs: number };
   if (!process.send) throw new Error('write-worker must be started with fork()');
-  const project = openProject(opts.dir);
+  const project = openBenchProject(opts.dir);
   const record = async (i: number) => {
     const result = await recordOutcomes(project, outcomeItems([`${opts.prefix}${i}`], i));
     if (result.recorded !== 1) throw new Error(`outcome ${opts.prefix}${i} not recorded: ${result.skipped[0]?.message ?? 'unknown reason'}`);

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
-import { openProject, routeTasks } from '@bernstein/canary-router';
-import { canaryStatus } from '@bernstein/quality-compare';
+import { canaryStatus, routeTasks } from '@bernstein/rollout';
+import { openBenchProject } from './project.js';
 import { BENCH_ROLE, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, writeSkeleton } from './fixture.js';
 import { distScript, removeDir, tempDir } from './proc.js';
 import { fmtInt, fmtMs, fmtRate, percentile, renderTable, summarize, type Summary } from './stats.js';
@@ -89,7 +89,7 @@ export function firstError(stderr: string): string {
 }
 
 async function routeAll(root: string, ids: string[]): Promise<void> {
-  const project = openProject(root);
+  const project = openBenchProject(root);
   for (let i = 0; i < ids.length; i += 10_000) await routeTasks(project, BENCH_ROLE, ids.slice(i, i + 10_000));
 }
 
@@ -97,7 +97,7 @@ async function benchProcesses(processes: number, options: WriteBenchOptions, scr
   const dir = tempDir(`write-${processes}`);
   try {
     await writeSkeleton(dir, { canaryConfig: UNDECIDED_CANARY_CONFIG });
-    const project = openProject(dir);
+    const project = openBenchProject(dir);
     await routeTasks(project, BENCH_ROLE, ['init-0']);
     const canaryId = await startCanaryOfEditedBundle(project, BENCH_ROLE, 20);
     const perWorker = Math.ceil((options.durationMs / 1000) * (options.maxRatePerWorker ?? 1000)) + 1;
@@ -126,7 +126,7 @@ async function benchProcesses(processes: number, options: WriteBenchOptions, scr
       exhausted ||= reports.some((r) => r.exhausted);
     }
     // Every acknowledged record must be in the ledger (plus one warm-up record per worker and round).
-    const { roles } = await canaryStatus(openProject(dir));
+    const { roles } = await canaryStatus(openBenchProject(dir));
     const canary = roles.find((r) => r.canary?.id === canaryId)?.canary;
     const seen = canary ? canary.stable.tasks + canary.canary.tasks : -1;
     const expected = records + processes * options.rounds;

@@ -1,5 +1,4 @@
-import type { RouteResult } from '@bernstein/canary-router';
-import type { SkippedLine } from '@bernstein/quality-compare';
+import type { RouteResult, SkippedLine } from '@bernstein/rollout';
 import type { AgentResult, Executor } from './executors/types.js';
 import { renderPrompt } from './prompt.js';
 import type { Toolkit } from './toolkit.js';

@@ -3,15 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { BernsteinError, writeFileAtomic } from '@bernstein/store';
 import { hashBundle, loadRoleBundle } from '@bernstein/prompt-versions';
-import {
-  applyAutomaticDecision,
-  canaryRole,
-  describeAuditEvent,
-  openProject,
-  type AuditEvent,
-  type FileProject,
-} from '@bernstein/canary-router';
-import { canaryStatus, readEvidence, writeReport, type ReportData, type ReportEvidence } from '@bernstein/quality-compare';
+import { describeAuditEvent, type AuditEvent } from '@bernstein/canary-router';
+import { canaryRole, openRollout, readEvidence, writeReport, type ReportData, type ReportEvidence, type Rollout } from '@bernstein/rollout';
+import { FileStore } from '@bernstein/store-file';
 import { ProcessExecutor } from './executors/process.js';
 import { SimulatedExecutor, type SimulatedVersion } from './executors/simulated.js';
 import type { Executor } from './executors/types.js';
@@ -134,7 +128,7 @@ export class Story {
   private phaseTally: PhaseResult | null = null;
   private phaseIssued = 0;
   private readonly options: StoryOptions;
-  private project!: FileProject;
+  private project!: Rollout;
   private toolkit!: Toolkit;
   private minCanaryTasks = 10;
   private rollbackMargin = 0.1;
@@ -169,7 +163,9 @@ export class Story {
     await writeFileAtomic(join(ws.dir, 'scenario.yaml'), this.options.scenarioText);
     // Canary ids seed the bucketing: derive them from the seed so a run is reproducible.
     let canaries = 0;
-    this.project = openProject(ws.dir, {
+    this.project = openRollout({
+      root: ws.dir,
+      store: new FileStore(ws.dir),
       newCanaryId: () => createHash('sha256').update(`${seed}:${ws.run}:canary:${canaries++}`).digest('hex').slice(0, 12),
     });
     const config = await this.project.config();
@@ -330,7 +326,7 @@ export class Story {
       costUsd: spec.costUsd * phase.costFactor,
       durationMs: spec.durationMs * phase.durationFactor,
     };
-    const state = await this.project.load();
+    const state = await this.project.store.loadState();
     const roleState = state.roles[change.role];
     if (change.kind === 'prompt') {
       const file = join(templatesDir, change.role, change.file);
@@ -352,7 +348,7 @@ export class Story {
       const { id } = hashBundle(await loadRoleBundle(templatesDir, change.role));
       result.change = { kind: 'prompt', role: change.role, versionId: id, canaryId: null, skipped: null };
       this.truth.set(id, truth);
-      const shown = relative(this.project.paths.root, file);
+      const shown = relative(this.project.root, file);
       if (edited === text) {
         out.line(`  ${shown} already has this edit (kept workspace)`);
       } else if (change.find !== undefined) {
@@ -369,7 +365,7 @@ export class Story {
     }
     // A model change, as `bernstein config canary --role R --model M --steps ...` does it.
     if (roleState?.stable) {
-      const stable = await this.project.registry.get(roleState.stable);
+      const stable = await this.project.store.getVersion(roleState.stable);
       if (stable.model.default_model === change.model) {
         result.change = { kind: 'model', role: change.role, versionId: stable.id, canaryId: null, skipped: 'already stable' };
         return `${change.role} already runs ${change.model} on its stable version ${stable.id}`;
@@ -525,7 +521,7 @@ export class Story {
     result.decision = watch.decision;
     if (!watch.decision) {
       result.outcome = 'undecided';
-      const message = `phase "${phase.name}": no decision on the ${watch.role} canary within maxTasks ${phase.maxTasks} (raise it in the scenario, or look at \`bernstein canary status --dir ${this.project.paths.root}\`)`;
+      const message = `phase "${phase.name}": no decision on the ${watch.role} canary within maxTasks ${phase.maxTasks} (raise it in the scenario, or look at \`bernstein canary status --dir ${this.project.root}\`)`;
       this.problems.push(message);
       out.line(c.red(`  ${message}`));
       return;

@@ -1,4 +1,4 @@
-import type { ReportData, ReportMarker } from '@bernstein/quality-compare';
+import type { ReportData, ReportMarker } from '@bernstein/rollout';
 import { displayPath, percent, table, type Colors } from './output.js';
 import type { StoryResult } from './story.js';
 

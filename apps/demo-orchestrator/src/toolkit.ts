@@ -1,7 +1,5 @@
-import { stat } from 'node:fs/promises';
-import { readRecords } from '@bernstein/store';
-import { alertTransitions, recordOutcomes, type AlertDelivery, type AlertPayload, type OutcomeInput, type SkippedLine } from '@bernstein/quality-compare';
-import { auditLogSpec, routeTasks, type AuditEvent, type FileProject, type RouteResult } from '@bernstein/canary-router';
+import type { AuditEvent } from '@bernstein/canary-router';
+import { recordOutcomes, routeTasks, type AlertReport, type AuditCursor, type OutcomeInput, type Rollout, type RouteResult, type SkippedLine } from '@bernstein/rollout';
 
 /**
  * The orchestrator's single door to the toolkit. Workers call `route` and `record` concurrently;
@@ -13,12 +11,13 @@ import { auditLogSpec, routeTasks, type AuditEvent, type FileProject, type Route
  *
  * After every call it reads the audit log's new events and hands them to `onAudit` before the
  * callers resume: every transition (automatic canary starts during routing, steps, promotions,
- * rollbacks, alert failures) is seen in order, whoever caused it.
+ * rollbacks, alert failures) is seen in order, whoever caused it. Alerts are delivered by the
+ * service layer after each commit (the outbox); `onAlert` hears what each delivery did.
  */
 export interface ToolkitHooks {
   onAudit?: (events: readonly AuditEvent[]) => void;
   onWarning?: (message: string) => void;
-  onAlert?: (delivered: ReadonlyArray<{ payload: AlertPayload; deliveries: AlertDelivery[] }>) => void;
+  onAlert?: (delivered: readonly AlertReport[]) => void;
 }
 
 export interface RecordedOutcome {
@@ -37,16 +36,18 @@ export class Toolkit {
   private jobs: Array<Pending<unknown> & { run: () => Promise<unknown> }> = [];
   private pumping = false;
   private scheduled = false;
-  private auditCursor = { offset: 0, line: 1 };
-  private readonly alerts = new Set<Promise<void>>();
+  private auditCursor: AuditCursor | null = null;
   private readonly warned = new Set<string>();
   /** Toolkit calls made, tasks they carried, and time spent in them. */
   readonly calls = { route: 0, record: 0, jobs: 0, routedTasks: 0, recordedTasks: 0, busyMs: 0 };
 
   constructor(
-    readonly project: FileProject,
+    readonly rollout: Rollout,
     private readonly hooks: ToolkitHooks = {},
-  ) {}
+  ) {
+    rollout.alerts.onReport((report) => this.hooks.onAlert?.([report]));
+    rollout.alerts.onError((error) => this.warn(`alerts could not be delivered: ${(error as Error).message}`));
+  }
 
   /** Skip audit events written before now (a kept workspace's history). */
   async skipExistingAudit(): Promise<void> {
@@ -78,20 +79,9 @@ export class Toolkit {
     });
   }
 
-  /** Deliver webhook / command alerts for transitions this process applied (in the background). */
-  deliverAlerts(events: readonly AuditEvent[]): void {
-    if (!events.some((e) => e.action === 'promote' || e.action === 'rollback' || e.action === 'instant-rollback')) return;
-    const delivery = alertTransitions(this.project, events).then(
-      (delivered) => this.hooks.onAlert?.(delivered),
-      (error: unknown) => this.warn(`alerts could not be delivered: ${(error as Error).message}`),
-    );
-    this.alerts.add(delivery);
-    void delivery.finally(() => this.alerts.delete(delivery));
-  }
-
-  /** Wait for background alert deliveries (each is bounded by alerts.timeout_ms), then read the audit log. */
+  /** Wait for alert deliveries in flight (each is bounded by alerts.timeout_ms), then read the audit log. */
   async drain(): Promise<void> {
-    while (this.alerts.size > 0) await Promise.all([...this.alerts]);
+    await this.rollout.alerts.drain();
     await this.exclusive(async () => undefined);
   }
 
@@ -123,9 +113,7 @@ export class Toolkit {
           const routes = this.routes;
           this.routes = new Map();
           // One lock for all roles' batches (routeTasks takes it reentrantly).
-          await this.project.transaction(async () => {
-            for (const [role, entries] of routes) await this.routeBatch(role, entries);
-          });
+          for (const [role, entries] of routes) await this.routeBatch(role, entries);
         }
         this.calls.busyMs += performance.now() - started;
       }
@@ -139,11 +127,10 @@ export class Toolkit {
     this.calls.recordedTasks += batch.length;
     try {
       const result = await recordOutcomes(
-        this.project,
+        this.rollout,
         batch.map((entry, i) => ({ line: i + 1, value: entry.input })),
       );
       for (const warning of result.warnings) this.warn(warning);
-      if (result.transitions.length > 0) this.deliverAlerts(result.transitions);
       await this.readAudit(true);
       const skipped = new Map(result.skipped.map((s) => [s.line, s]));
       batch.forEach((entry, i) => {
@@ -159,7 +146,7 @@ export class Toolkit {
     this.calls.route += 1;
     this.calls.routedTasks += entries.length;
     try {
-      const results = await routeTasks(this.project, role, entries.map((e) => e.taskId));
+      const results = await routeTasks(this.rollout, role, entries.map((e) => e.taskId));
       await this.readAudit(true);
       entries.forEach((entry, i) => entry.resolve(results[i]!));
     } catch (error) {
@@ -179,19 +166,11 @@ export class Toolkit {
   }
 
   private async readAudit(emit: boolean): Promise<void> {
-    const file = this.project.paths.audit;
-    let size = 0;
-    try {
-      size = (await stat(file)).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    if (size <= this.auditCursor.offset) return;
-    const events: AuditEvent[] = [];
-    const result = await readRecords(file, auditLogSpec, (event) => events.push(event), { fromOffset: this.auditCursor.offset, fromLine: this.auditCursor.line });
-    this.auditCursor = { offset: result.endOffset, line: result.nextLine };
+    const result = await this.rollout.store.readAudit({ after: this.auditCursor });
+    this.auditCursor = result.cursor;
     for (const warning of result.warnings) this.warn(warning);
+    // Deliveries are told by onAlert; the audit hook gets transitions and failed alerts.
+    const events = result.events.filter((e) => e.action !== 'alert-delivered');
     if (emit && events.length > 0) this.hooks.onAudit?.(events);
   }
 }

@@ -1,17 +1,62 @@
-export * from './core.js';
-export { FileProject, openProject, readHistory, type AppliedTransitions, type ApplyOptions, type CanaryStateStore, type ProjectOptions, type TransitionRequest } from './project.js';
-export { FileAuditLog, type AuditLogStore } from './audit.js';
-export { routeTasks, syncRoleWithDisk, type RouteResult } from './router.js';
-export { scanVersions, type ScannedVersion } from './scan.js';
+/**
+ * The pure core of @bernstein/canary-router: sticky bucketing, the `.sdd/config.yaml` schema,
+ * the routing state document, lifecycle transitions with their audit events, and the routing
+ * decision. Pure: plain data in, plain data out (the config and state documents are read by the stores and services).
+ */
+export { BUCKET_KEY_SEPARATOR, bucket, bucketHash, murmurHash3Utf8, routesToCanary } from './core/bucket.js';
 export {
-  applyAutomaticDecision,
-  canaryRole,
-  pickCanaryRole,
-  promoteCanary,
-  rollbackCanary,
-  startCanaryOfVersion,
-  type AutomaticDecision,
-  type LifecycleResult,
-  type ManualOptions,
-  type StartOptions,
-} from './lifecycle.js';
+  CANARY_POLICIES,
+  DEFAULT_ALERT_TIMEOUT_MS,
+  DEFAULT_TEMPLATES_DIR,
+  MAX_ALERT_TIMEOUT_MS,
+  ProjectConfigFileSchema,
+  StepsSchema,
+  WEBHOOK_SCHEMES,
+  defaultProjectConfig,
+  loadProjectConfig,
+  parseProjectConfig,
+  type CanaryConfig,
+  type CanaryPolicy,
+  type Guardrail,
+  type ProjectConfig,
+} from './core/config.js';
+export {
+  ActorSchema,
+  AUDIT_ACTIONS,
+  AUDIT_EVENT_VERSION,
+  AuditEventSchema,
+  type Actor,
+  type AuditAction,
+  type AuditEvent,
+} from './core/audit-event.js';
+export {
+  CanaryIdSchema,
+  CanarySchema,
+  CanaryStateSchema,
+  EpochSchema,
+  MAX_PREVIOUS_STABLES,
+  RoleStateSchema,
+  STATE_SCHEMA_VERSION,
+  VersionIdSchema,
+  canaryStateDocument,
+  emptyCanaryState,
+  isAtFinalStep,
+  isCanaryId,
+  isRejected,
+  isVersionId,
+  nextStepPercentage,
+  type Canary,
+  type CanaryState,
+  type EpochRecord,
+  type RoleState,
+} from './core/state.js';
+export {
+  applyTransition,
+  describeAuditEvent,
+  newCanaryId,
+  type Transition,
+  type TransitionContext,
+  type TransitionResult,
+  type TransitionType,
+} from './core/transitions.js';
+export { autoStartTransition, decideRoute, planBundleChange, type Arm, type BundleChangePlan, type RouteDecision } from './core/route.js';

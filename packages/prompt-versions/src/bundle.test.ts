@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isBernsteinError } from '@bernstein/store';
 import { assertRoleName, listRoles, loadRoleBundle, parseModelConfig, withModel } from './bundle.js';
-import { makeProject } from './test-helpers.js';
+import { makeProject } from '@bernstein/test-utils';
 
 describe('loadRoleBundle', () => {
   it('reads prompt files and the model config', async () => {

@@ -17,10 +17,7 @@ export {
 } from './bundle.js';
 export { canonicalBundle, hashBundle, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
-  FileRegistry,
   resolvePrefix,
-  registryDocument,
-  versionContentDocument,
   MIN_PREFIX_LENGTH,
   RegistryDocumentSchema,
   VersionOriginSchema,
@@ -28,7 +25,6 @@ export {
   RoleHistoryEntrySchema,
   type RegisterResult,
   type RegistryDocument,
-  type RegistryStore,
   type RoleHistoryEntry,
   type Version,
   type VersionOrigin,
@@ -36,23 +32,18 @@ export {
 } from './registry.js';
 export { diffVersions, renderModelConfig, type DiffableVersion, type VersionDiff } from './diff.js';
 export {
-  FileLedger,
-  LedgerIndex,
-  LEDGER_START,
-  ledgerLog,
   ArmSchema,
   AssignmentRecordSchema,
   GateNameSchema,
   GateResultsSchema,
   LedgerRecordSchema,
   OutcomeRecordSchema,
+  StratumSchema,
   TaskIdSchema,
   type Arm,
   type AssignmentRecord,
-  type LedgerCursor,
   type LedgerRecord,
-  type LedgerStore,
   type OutcomeRecord,
   type TaskEntry,
+  type TaskLookup,
 } from './ledger.js';
-export { FileTaskIndex, type TaskIndex } from './task-index.js';

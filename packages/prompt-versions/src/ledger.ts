@@ -1,8 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
-import { appendRecords, BernsteinError, MalformedFileError, readRecordAt, readRecords, withProjectLock, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { z } from 'zod';
 import { isReservedName } from './bundle.js';
-import type { TaskIndex } from './task-index.js';
 
 /**
  * The ledger: which version every task ran with, and how it did. Append-only JSONL under
@@ -29,7 +26,14 @@ const Where = {
   at: z.string(),
 };
 
-export const AssignmentRecordSchema = z.object({ v: z.literal(1), type: z.literal('assign'), ...Where });
+/** A stratum label: what a task is known to be at routing time (task type, complexity, scope). */
+export const StratumSchema = z
+  .string()
+  .min(1, 'a stratum may not be empty')
+  .max(128, 'a stratum is at most 128 characters')
+  .refine((s) => !/[\u0000-\u001f]/.test(s), 'a stratum may not contain control characters');
+
+export const AssignmentRecordSchema = z.object({ v: z.literal(1), type: z.literal('assign'), ...Where, stratum: StratumSchema.optional() });
 export type AssignmentRecord = z.infer<typeof AssignmentRecordSchema>;
 
 export const GateNameSchema = z
@@ -61,77 +65,6 @@ export type OutcomeRecord = z.infer<typeof OutcomeRecordSchema>;
 export const LedgerRecordSchema = z.discriminatedUnion('type', [AssignmentRecordSchema, OutcomeRecordSchema]);
 export type LedgerRecord = z.infer<typeof LedgerRecordSchema>;
 
-export const ledgerLog: LogSpec<typeof LedgerRecordSchema> = { label: 'ledger', currentVersion: 1, schema: LedgerRecordSchema };
-
-/** Where a reader stopped, to resume from there. */
-export interface LedgerCursor {
-  offset: number;
-  line: number;
-}
-
-export const LEDGER_START: LedgerCursor = { offset: 0, line: 1 };
-
-/** The ledger contract: the file implementation below, a shared database later. */
-export interface LedgerStore {
-  append(records: readonly LedgerRecord[]): Promise<void>;
-  /**
-   * Stream records after `from`, returning where to resume; warnings name skipped torn lines.
-   * `line` is 1-based, for messages; `offset` is where the record starts in the store.
-   */
-  read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number, offset: number) => void): Promise<{ cursor: LedgerCursor; warnings: string[] }>;
-  /** What to call the ledger in messages (a file path, a table name). */
-  readonly name: string;
-}
-
-export class FileLedger implements LedgerStore {
-  readonly name: string;
-
-  constructor(private readonly paths: ProjectPaths) {
-    this.name = paths.ledger;
-  }
-
-  /** Takes the project lock (reentrant: callers composing a larger transaction may hold it). */
-  async append(records: readonly LedgerRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await withProjectLock(this.paths, async (lock) => {
-      lock.assertHeld();
-      await appendRecords(this.paths.ledger, records);
-    });
-  }
-
-  async read(from: LedgerCursor, onRecord: (record: LedgerRecord, line: number, offset: number) => void) {
-    const result = await readRecords(this.paths.ledger, ledgerLog, onRecord, { fromOffset: from.offset, fromLine: from.line });
-    return { cursor: { offset: result.endOffset, line: result.nextLine }, warnings: result.warnings };
-  }
-
-  /** Kept open between recordAt calls, until closeReader(). */
-  private readerFd: number | undefined;
-
-  /**
-   * The record whose line starts at `offset` (from `read`), or null if there is none there.
-   * Keeps the ledger open for the next call; closeReader() closes it.
-   */
-  recordAt(offset: number): LedgerRecord | null {
-    if (this.readerFd === undefined) {
-      try {
-        this.readerFd = openSync(this.paths.ledger, 'r');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new BernsteinError('IO_ERROR', `${this.paths.ledger}: cannot read (${(error as Error).message})`, { file: this.paths.ledger }, { cause: error });
-      }
-    }
-    return readRecordAt(this.paths.ledger, ledgerLog, offset, this.readerFd);
-  }
-
-  /** Close what recordAt keeps open (a later call opens the ledger again, e.g. after it was replaced). */
-  closeReader(): void {
-    if (this.readerFd === undefined) return;
-    const fd = this.readerFd;
-    this.readerFd = undefined;
-    closeSync(fd);
-  }
-}
-
 /** What the ledger says about one task: its latest assignment and its outcome, if any. */
 export interface TaskEntry {
   assignment: AssignmentRecord;
@@ -141,88 +74,9 @@ export interface TaskEntry {
 }
 
 /**
- * An in-memory index of the ledger by task id, caught up incrementally from a cursor, so a
- * long-lived process reads each ledger byte once. It holds every task in memory and reads the
- * whole ledger on first use; FileTaskIndex (task-index.ts) keeps a sorted index on disk instead.
+ * What routing and recording ask of the ledger: the latest assignment of a task and its outcome.
+ * The file adapter answers from `.sdd/cache/tasks.idx`; a database answers with a query.
  */
-export class LedgerIndex implements TaskIndex {
-  private readonly tasks = new Map<string, TaskEntry>();
-  private cursor_: LedgerCursor = LEDGER_START;
-  readonly warnings: string[] = [];
-
-  constructor(private readonly ledger: LedgerStore) {}
-
-  async catchUp(): Promise<void> {
-    const { cursor, warnings } = await this.ledger.read(this.cursor_, (record, line) => this.apply(record, line));
-    this.cursor_ = cursor;
-    for (const warning of warnings) if (!this.warnings.includes(warning)) this.warnings.push(warning);
-  }
-
-  /**
-   * Append records and fold them in. Call under the project lock, after `catchUp()`, so that the
-   * checks made on this index (duplicates, unknown tasks) still hold when the records land.
-   */
-  async append(records: readonly LedgerRecord[]): Promise<void> {
-    await this.ledger.append(records);
-    await this.catchUp();
-  }
-
-  /**
-   * One copy of each repeated string (roles, version and canary ids, batch timestamps): a ledger
-   * of a million tasks repeats a handful of them, and JSON.parse makes a new string every time.
-   */
-  private readonly strings = new Map<string, string>();
-
-  private intern(value: string): string {
-    const known = this.strings.get(value);
-    if (known !== undefined) return known;
-    if (this.strings.size < 100_000) this.strings.set(value, value);
-    return value;
-  }
-
-  private apply(record: LedgerRecord, line: number): void {
-    if (record.type === 'assign') {
-      const assignment: AssignmentRecord = {
-        ...record,
-        role: this.intern(record.role),
-        versionId: this.intern(record.versionId),
-        canaryId: record.canaryId === null ? null : this.intern(record.canaryId),
-        at: this.intern(record.at),
-      };
-      this.tasks.set(record.taskId, { assignment, outcome: null });
-      return;
-    }
-    const entry = this.tasks.get(record.taskId);
-    if (!entry) return;
-    // Recording refuses a second outcome, so one in the file was written by hand or by a writer
-    // that lost its lock: refuse to guess which one counts.
-    if (entry.outcome) {
-      throw new MalformedFileError(this.ledger.name, `a second outcome for task "${record.taskId}" (the first is on line ${entry.outcomeLine ?? '?'})`, line);
-    }
-    entry.outcome = {
-      ...record,
-      role: this.intern(record.role),
-      versionId: this.intern(record.versionId),
-      canaryId: record.canaryId === null ? null : this.intern(record.canaryId),
-      at: this.intern(record.at),
-    };
-    entry.outcomeLine = line;
-  }
-
-  /** Where the index stopped reading: the ledger's end as of the last catch-up. */
-  get cursor(): LedgerCursor {
-    return this.cursor_;
-  }
-
-  async get(taskId: string): Promise<TaskEntry | undefined> {
-    return this.tasks.get(taskId);
-  }
-
-  get size(): number {
-    return this.tasks.size;
-  }
-
-  entries(): IterableIterator<TaskEntry> {
-    return this.tasks.values();
-  }
+export interface TaskLookup {
+  get(taskId: string): Promise<TaskEntry | undefined>;
 }

@@ -1,13 +1,4 @@
-import { join } from 'node:path';
-import {
-  BernsteinError,
-  MalformedFileError,
-  defineJsonDocument,
-  withProjectLock,
-  writeJsonAtomic,
-  type ProjectPaths,
-} from '@bernstein/store';
-import { readFile } from 'node:fs/promises';
+import { BernsteinError } from '@bernstein/store';
 import { z } from 'zod';
 import { ModelConfigSchema, RoleBundleSchema, RoleNameSchema, type RoleBundle } from './bundle.js';
 import { hashBundle, VERSION_ID_LENGTH } from './hash.js';
@@ -45,24 +36,6 @@ export const RegistryDocumentSchema = z.object({
 });
 export type RegistryDocument = z.infer<typeof RegistryDocumentSchema>;
 
-export const registryDocument = defineJsonDocument({
-  label: 'prompt version registry',
-  schema: RegistryDocumentSchema,
-  currentVersion: 1,
-  empty: (): RegistryDocument => ({ schemaVersion: 1, versions: {}, roles: {} }),
-});
-
-/** `.sdd/versions/<id>.json`: the immutable content of one version. */
-export const VersionContentSchema = RoleBundleSchema.extend({ schemaVersion: z.literal(1), id: HexId, hash: Hash });
-export const versionContentDocument = defineJsonDocument({
-  label: 'version content',
-  schema: VersionContentSchema,
-  currentVersion: 1,
-  empty: () => {
-    throw new Error('version content files have no empty form');
-  },
-});
-
 /** A version with its full content: everything needed to spawn an agent with it. */
 export interface Version extends VersionSummary {
   files: Record<string, string>;
@@ -72,18 +45,6 @@ export interface RegisterResult {
   version: VersionSummary;
   /** False when this exact content was registered before (nothing was written). */
   isNew: boolean;
-}
-
-/** The version registry. File-backed by default; a shared database can implement the same contract. */
-export interface RegistryStore {
-  /** Idempotent: registering the same content again returns the existing version and writes nothing. */
-  register(bundle: RoleBundle, origin?: VersionOrigin): Promise<RegisterResult>;
-  /** Full content of an exact version id. */
-  get(id: string): Promise<Version>;
-  /** Resolve a full id, a full hash or a unique prefix of >= 4 hex chars. */
-  resolve(idOrPrefix: string): Promise<VersionSummary>;
-  list(filter?: { role?: string }): Promise<VersionSummary[]>;
-  history(role: string): Promise<RoleHistoryEntry[]>;
 }
 
 export const MIN_PREFIX_LENGTH = 4;
@@ -115,95 +76,3 @@ export function resolvePrefix(versions: readonly VersionSummary[], idOrPrefix: s
   throw new BernsteinError('VERSION_NOT_FOUND', `unknown version "${query}"${hint}`, { candidates: known.map((v) => v.id) });
 }
 
-/** The file-backed registry under `.sdd/`. */
-export class FileRegistry implements RegistryStore {
-  constructor(
-    private readonly paths: ProjectPaths,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  private contentFile(id: string): string {
-    return join(this.paths.versionsDir, `${id}.json`);
-  }
-
-  async load(): Promise<RegistryDocument> {
-    return registryDocument.load(this.paths.registry);
-  }
-
-  async register(bundle: RoleBundle, origin: VersionOrigin = { kind: 'disk' }): Promise<RegisterResult> {
-    const { hash, id } = hashBundle(bundle);
-    // Fast path without the lock: most scans find nothing new.
-    const existing = (await this.load()).versions[id];
-    if (existing) return { version: assertSameHash(existing, hash, this.paths.registry), isNew: false };
-
-    return withProjectLock(this.paths, async (lock) => {
-      const document = await this.load();
-      const found = document.versions[id];
-      if (found) return { version: assertSameHash(found, hash, this.paths.registry), isNew: false };
-      const at = this.now().toISOString();
-      const summary: VersionSummary = {
-        id,
-        hash,
-        role: bundle.role,
-        createdAt: at,
-        origin,
-        fileNames: Object.keys(bundle.files).sort(),
-        model: bundle.model,
-      };
-      // Content first: the index never names a version whose content is missing.
-      lock.assertHeld();
-      await writeJsonAtomic(this.contentFile(id), { schemaVersion: 1, id, hash, role: bundle.role, files: bundle.files, model: bundle.model });
-      const history = document.roles[bundle.role]?.history ?? [];
-      const next: RegistryDocument = {
-        ...document,
-        versions: { ...document.versions, [id]: summary },
-        roles: { ...document.roles, [bundle.role]: { history: [...history, { versionId: id, at, origin }] } },
-      };
-      lock.assertHeld();
-      await registryDocument.save(this.paths.registry, next);
-      return { version: summary, isNew: true };
-    });
-  }
-
-  async get(id: string): Promise<Version> {
-    const summary = (await this.load()).versions[id];
-    if (!summary) throw new BernsteinError('VERSION_NOT_FOUND', `unknown version "${id}"`, { id });
-    const file = this.contentFile(id);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new BernsteinError('IO_ERROR', `${file}: cannot read the content of version ${id} (${(error as Error).message})`, { id }, { cause: error });
-    }
-    const content = versionContentDocument.parse(file, text);
-    const { hash } = hashBundle(content);
-    if (hash !== summary.hash || content.id !== id) {
-      throw new MalformedFileError(file, `content does not match version ${id} (hash ${hash.slice(0, 12)}); the file was edited or damaged`);
-    }
-    return { ...summary, files: content.files };
-  }
-
-  async resolve(idOrPrefix: string): Promise<VersionSummary> {
-    return resolvePrefix(Object.values((await this.load()).versions), idOrPrefix);
-  }
-
-  async list(filter: { role?: string } = {}): Promise<VersionSummary[]> {
-    const all = Object.values((await this.load()).versions);
-    return all
-      .filter((v) => filter.role === undefined || v.role === filter.role)
-      .sort((a, b) => (a.role !== b.role ? (a.role < b.role ? -1 : 1) : a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
-  }
-
-  async history(role: string): Promise<RoleHistoryEntry[]> {
-    return (await this.load()).roles[role]?.history ?? [];
-  }
-}
-
-function assertSameHash(summary: VersionSummary, hash: string, file: string): VersionSummary {
-  if (summary.hash !== hash) {
-    throw new BernsteinError('CONFLICT', `${file}: version id ${summary.id} already names different content (hash collision on the 12-char id)`, {
-      id: summary.id,
-    });
-  }
-  return summary;
-}

@@ -1,20 +1,72 @@
-export * from './core.js';
-export { aggregatesDocument, AggregatesSchema, currentAggregates, foldOutcome, saveAggregates, type Aggregates, type EpochArms } from './aggregates.js';
-export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, mightDecide, type RoleEvaluation } from './evaluate.js';
+/**
+ * The pure decision core of @bernstein/quality-compare: no I/O, plain data in and out.
+ */
 export {
-  assertRecordable,
-  ndjsonItems,
-  ndjsonItemsFromStream,
-  MAX_OUTCOME_LINE_BYTES,
-  OutcomeInputSchema,
-  recordOutcomes,
-  type OutcomeInput,
-  type RecordItem,
-  type RecordOptions,
-  type RecordResult,
-  type SkipCode,
-  type SkippedLine,
-} from './record.js';
-export { alertPayload, alertTransitions, deliverAlerts, type AlertDelivery, type AlertPayload } from './alerts.js';
-export { canaryStatus, type ArmCounts, type RoleStatus } from './status.js';
-export * from './report.js';
+  ArmEvidenceSchema,
+  ArmStatsSchema,
+  DecisionEvidenceSchema,
+  DecisionSchema,
+  DecisionSettingsSchema,
+  DEFAULT_DECISION_SETTINGS,
+  EpochStatsSchema,
+  GateCountsSchema,
+  GUARDRAIL_METRICS,
+  GuardrailEvidenceSchema,
+  GuardrailSchema,
+  MetricSummarySchema,
+  POLICIES,
+  PolicySchema,
+  RULES,
+  SrmEvidenceSchema,
+  type ArmEvidence,
+  type ArmStats,
+  type Decision,
+  type DecisionAction,
+  type DecisionEvidence,
+  type DecisionSettings,
+  type EpochStats,
+  type GateCounts,
+  type Guardrail,
+  type GuardrailEvidence,
+  type GuardrailMetric,
+  type MetricSummary,
+  type OutcomeSample,
+  type Policy,
+  type RuleId,
+  type SrmEvidence,
+} from './core/types.js';
+export { addOutcome, emptyArmStats, mergeArmStats, mergeMetric, metricMean, metricOf, metricVariance, windowStats } from './core/stats.js';
+export { compileSettings, countsVerdict, decide, type CompiledSettings, type CountsVerdict } from './core/decide.js';
+export {
+  differenceConfidenceSequence,
+  logEvidenceBetter,
+  logEvidenceWorse,
+  projectedDecisionSize,
+  SEQUENTIAL_CONSTANTS,
+  sequentialParams,
+  sequentialVerdict,
+  type MixtureComponent,
+  type SequentialParams,
+} from './core/sequential.js';
+export { MARGIN_SCALE, scaledMargin, thresholdVerdict } from './core/threshold.js';
+export { SRM_ALPHA, srmCheck, srmPValue, type SrmGroup } from './core/srm.js';
+export { checkGuardrail, GUARDRAIL_CONSTANTS, type GuardrailResult } from './core/guardrails.js';
+export { jeffreysInterval, moverDifferenceInterval } from './core/intervals.js';
+export { binomialLogLik, maxLogLik, profileLogLik, restrictedMle, type PassCounts } from './core/likelihood.js';
+export { splitmix32, Xoshiro128 } from './core/rng.js';
+export {
+  decisionQualityTable,
+  simulate,
+  simulateBoth,
+  simulateCanary,
+  type CanaryRun,
+  type DecisionQualityTable,
+  type QualityCheck,
+  type QualityRow,
+  type Quantiles,
+  type Rate,
+  type SimulationParams,
+  type SimulationResult,
+  type SimulationStep,
+} from './core/simulate.js';
+export { formatDecisionQualityTable } from './core/print-table.js';

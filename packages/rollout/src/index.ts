@@ -15,6 +15,7 @@ export type {
   StoreReader,
   StoreScope,
   StoreTransaction,
+  TasksResult,
   TransitionRequest,
 } from './port.js';
 export {
@@ -44,3 +45,56 @@ export {
   type AlertPayload,
   type OutboxEntry,
 } from './core/outbox.js';
+export { openRollout, Rollout, type RolloutOptions } from './rollout.js';
+export { routeTasks, syncRoleWithDisk, type RouteOptions, type RouteResult } from './services/route.js';
+export { scanVersions, type ScannedVersion } from './services/scan.js';
+export {
+  applyAutomaticDecision,
+  canaryRole,
+  pickCanaryRole,
+  promoteCanary,
+  rollbackCanary,
+  startCanaryOfVersion,
+  type AutomaticDecision,
+  type LifecycleResult,
+  type ManualOptions,
+  type StartOptions,
+} from './services/lifecycle.js';
+export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export {
+  assertRecordable,
+  ndjsonItems,
+  ndjsonItemsFromStream,
+  MAX_OUTCOME_LINE_BYTES,
+  OutcomeInputSchema,
+  recordOutcomes,
+  type OutcomeInput,
+  type RecordItem,
+  type RecordOptions,
+  type RecordResult,
+  type SkipCode,
+  type SkippedLine,
+} from './services/record.js';
+export { AlertDispatcher, type AlertDelivery, type AlertReport } from './services/alerts.js';
+export { canaryStatus, type ArmCounts, type RoleStatus } from './services/status.js';
+export { historyEvent, readHistory, type HistoryEvent } from './services/history.js';
+export {
+  collectReport,
+  escapeHtml,
+  MAX_SERIES_POINTS,
+  renderReport,
+  readEvidence,
+  REPORT_SCHEMA_VERSION,
+  writeReport,
+  type CanaryReport,
+  type CollectOptions,
+  type ReportArmEvidence,
+  type ReportCounts,
+  type ReportData,
+  type ReportEvidence,
+  type ReportMarker,
+  type ReportPoint,
+  type ReportWindow,
+  type RoleReport,
+  type RoleVersionCounts,
+} from './report/index.js';

@@ -53,6 +53,12 @@ export interface AppliedTransitions {
   alerts: OutboxEntry[];
 }
 
+export interface TasksResult {
+  tasks: Map<string, TaskEntry>;
+  /** Torn lines and similar the lookup stepped over, one sentence each. */
+  warnings: string[];
+}
+
 export interface LedgerReadResult {
   /** Where to resume: the end of what was read. */
   position: LedgerPosition;
@@ -88,7 +94,7 @@ export interface StoreReader {
   loadState(): Promise<CanaryState>;
 
   /** Per task id: its latest assignment and that assignment's outcome. Unknown ids are absent. */
-  getTasks(taskIds: readonly string[]): Promise<Map<string, TaskEntry>>;
+  getTasks(taskIds: readonly string[]): Promise<TasksResult>;
   /**
    * Assignments with no outcome yet, routed before `routedBefore` (ISO), of `role` if given, oldest
    * first, at most `limit`. For outcome timeouts.

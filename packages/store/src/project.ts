@@ -17,10 +17,14 @@ export interface ProjectPaths {
   ledger: string;
   /** Append-only: every transition with actor, reason and evidence. */
   audit: string;
+  /** Append-only: the alert outbox (alerts written with their transition, and their deliveries). */
+  outbox: string;
   /** Derived, rebuildable: per-canary outcome counts folded from the ledger up to an offset. */
   aggregates: string;
   /** Derived, rebuildable: the ledger's task ids hashed and sorted, pointing at their lines. */
   taskIndex: string;
+  /** Derived: the last `canary status`, keyed on the store's revision. */
+  statusMemo: string;
   /** The inter-process lock every writer takes. */
   lock: string;
 }
@@ -37,8 +41,10 @@ export function projectPaths(root: string): ProjectPaths {
     canaryState: join(sdd, 'config', 'canary.json'),
     ledger: join(sdd, 'ledger.jsonl'),
     audit: join(sdd, 'audit.jsonl'),
+    outbox: join(sdd, 'outbox.jsonl'),
     aggregates: join(sdd, 'cache', 'aggregates.json'),
     taskIndex: join(sdd, 'cache', 'tasks.idx'),
+    statusMemo: join(sdd, 'cache', 'status.json'),
     lock: join(sdd, 'lock'),
   };
 }

@@ -2,8 +2,7 @@
  * Whole-project invariants, checked from the raw files (and, for "state loads", through the
  * packages' own loaders): nothing lost, nothing twice, a replayable audit log.
  */
-import { canaryStateDocument, openProject } from '@bernstein/canary-router';
-import { registryDocument } from '@bernstein/prompt-versions';
+import { FileStore } from '@bernstein/store-file';
 import type { Project } from './project.ts';
 
 export interface LedgerFacts {
@@ -125,14 +124,13 @@ export function auditFacts(project: Project): AuditFacts {
  */
 export async function stateProblems(project: Project, options: { audit?: AuditFacts } = {}): Promise<string[]> {
   const problems: string[] = [];
-  const paths = openProject(project.dir).paths;
-  const state = await canaryStateDocument.load(paths.canaryState);
-  await registryDocument.load(paths.registry);
+  const store = new FileStore(project.dir);
+  const state = await store.loadState();
+  await store.listVersions();
   const audit = options.audit ?? auditFacts(project);
   problems.push(...audit.problems);
   const lastRevision = audit.transitions.at(-1)?.revision ?? 0;
   if (state.revision !== lastRevision) problems.push(`state revision ${state.revision} but the audit log ends at revision ${lastRevision}`);
-  const registry = openProject(project.dir).registry;
   for (const [name, role] of Object.entries(state.roles)) {
     const replayed = audit.roles.get(name);
     if (!replayed) {
@@ -147,7 +145,7 @@ export async function stateProblems(project: Project, options: { audit?: AuditFa
     for (const id of [role.stable, role.canary?.versionId, ...role.previousStables]) {
       if (!id) continue;
       try {
-        await registry.get(id);
+        await store.getVersion(id);
       } catch (error) {
         problems.push(`role ${name}: version ${id} does not load: ${(error as Error).message}`);
       }

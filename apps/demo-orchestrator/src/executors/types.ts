@@ -1,4 +1,4 @@
-import type { RouteResult } from '@bernstein/canary-router';
+import type { RouteResult } from '@bernstein/rollout';
 
 /** One task as an executor sees it: the route result and the prompt rendered for the task. */
 export interface AgentTask {

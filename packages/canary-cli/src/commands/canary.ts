@@ -1,16 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { BernsteinError } from '@bernstein/store';
-import { describeAuditEvent, readHistory } from '@bernstein/canary-router';
+import { describeAuditEvent } from '@bernstein/canary-router';
 import {
   canaryStatus,
   evaluateCanaries,
+  historyEvent,
   ndjsonItemsFromStream,
+  readHistory,
   recordOutcomes,
   type RecordItem,
   type RecordResult,
   type SkippedLine,
-} from '@bernstein/quality-compare';
+} from '@bernstein/rollout';
 import { announce } from '../announce.js';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
@@ -149,23 +151,7 @@ export async function history(global: GlobalOptions, options: { role?: string },
   const { events, warnings } = await readHistory(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (global.json) {
-    printJson(io, {
-      events: events.map((e) => ({
-        at: e.at,
-        role: e.role,
-        action: e.action,
-        from: e.from,
-        to: e.to,
-        actor: e.actor,
-        reason: e.reason,
-        evidence: e.evidence,
-        canaryId: e.canaryId,
-        revision: e.revision,
-        ...(e.percentage !== undefined ? { percentage: e.percentage } : {}),
-        ...(e.fromPercentage !== undefined ? { fromPercentage: e.fromPercentage } : {}),
-        ...(e.toPercentage !== undefined ? { toPercentage: e.toPercentage } : {}),
-      })),
-    });
+    printJson(io, { events: events.map(historyEvent) });
     return 0;
   }
   if (events.length === 0) io.stdout('no transitions yet\n');

@@ -1,12 +1,6 @@
 import { BernsteinError } from '@bernstein/store';
-import {
-  canaryRole,
-  describeAuditEvent,
-  promoteCanary,
-  rollbackCanary,
-  startCanaryOfVersion,
-  type LifecycleResult,
-} from '@bernstein/canary-router';
+import { describeAuditEvent } from '@bernstein/canary-router';
+import { canaryRole, promoteCanary, rollbackCanary, startCanaryOfVersion, type LifecycleResult } from '@bernstein/rollout';
 import { announce } from '../announce.js';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
-import { writeReport } from '@bernstein/quality-compare';
+import { writeReport } from '@bernstein/rollout';
 import { printJson, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
@@ -25,7 +25,7 @@ export async function report(global: GlobalOptions, options: ReportCliOptions, i
   );
   if (!isFolder) throw new BernsteinError('INVALID_ARGUMENT', `cannot write the report to ${out}: the folder ${folder} does not exist`, { file: out });
   const project = await openCheckedProject(global.dir);
-  const state = await project.load();
+  const state = await project.store.loadState();
   if (options.role !== undefined && !Object.hasOwn(state.roles, options.role)) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`, { role: options.role });
   }

@@ -1,4 +1,4 @@
-import { routeTasks } from '@bernstein/canary-router';
+import { routeTasks } from '@bernstein/rollout';
 import { printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 

@@ -1,4 +1,4 @@
-import type { RoleStatus } from '@bernstein/quality-compare';
+import type { RoleStatus } from '@bernstein/rollout';
 import { table } from '../output.js';
 
 /**

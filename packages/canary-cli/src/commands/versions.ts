@@ -1,5 +1,5 @@
 import { diffVersions, renderModelConfig, type VersionSummary } from '@bernstein/prompt-versions';
-import { scanVersions } from '@bernstein/canary-router';
+import { scanVersions } from '@bernstein/rollout';
 import { printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
@@ -21,8 +21,8 @@ export async function scan(global: GlobalOptions, _options: object, io: Io): Pro
 
 export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
   const project = await openCheckedProject(global.dir);
-  const versions = await project.registry.list(options.role === undefined ? {} : { role: options.role });
-  const state = await project.load();
+  const versions = await project.store.listVersions(options.role === undefined ? {} : { role: options.role });
+  const state = await project.store.loadState();
   const status = (v: VersionSummary) => {
     const role = state.roles[v.role];
     if (!role) return '';
@@ -50,8 +50,8 @@ export async function list(global: GlobalOptions, options: { role?: string }, io
 
 export async function show(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
   const project = await openCheckedProject(global.dir);
-  const summary = await project.registry.resolve(options.args[0]!);
-  const version = await project.registry.get(summary.id);
+  const summary = await project.store.resolveVersion(options.args[0]!);
+  const version = await project.store.getVersion(summary.id);
   if (global.json) {
     printJson(io, { id: version.id, hash: version.hash, role: version.role, createdAt: version.createdAt, origin: version.origin, model: version.model, files: version.files });
     return 0;
@@ -64,8 +64,8 @@ export async function show(global: GlobalOptions, options: { args: string[] }, i
 
 export async function diff(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
   const project = await openCheckedProject(global.dir);
-  const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.registry.resolve(id)));
-  const [left, right] = await Promise.all([project.registry.get(a!.id), project.registry.get(b!.id)]);
+  const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.store.resolveVersion(id)));
+  const [left, right] = await Promise.all([project.store.getVersion(a!.id), project.store.getVersion(b!.id)]);
   const result = diffVersions(left, right);
   if (global.json) {
     printJson(io, { a: left.id, b: right.id, changedFiles: result.changedFiles, modelChanged: result.modelChanged, patch: result.patch });

@@ -1,11 +1,10 @@
-import type { LogSpec } from '@bernstein/store';
 import { z } from 'zod';
 
 export const ActorSchema = z.enum(['auto', 'cli', 'api']);
 export type Actor = z.output<typeof ActorSchema>;
 
-/** Transitions, plus 'alert-failed': a webhook or command alert that could not be delivered. */
-export const AUDIT_ACTIONS = ['init', 'start', 'percentage', 'step', 'promote', 'rollback', 'release', 'instant-rollback', 'alert-failed'] as const;
+/** Transitions, plus the alert notes: 'alert-delivered' and 'alert-failed' (a webhook or command alert that could not be delivered). */
+export const AUDIT_ACTIONS = ['init', 'start', 'percentage', 'step', 'promote', 'rollback', 'release', 'instant-rollback', 'alert-delivered', 'alert-failed'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export const AUDIT_EVENT_VERSION = 1;
@@ -36,13 +35,3 @@ export const AuditEventSchema = z.object({
 });
 
 export type AuditEvent = z.output<typeof AuditEventSchema>;
-
-/** The audit log's record spec, for @bernstein/store's appendRecords / readRecords. */
-export const auditLog: LogSpec<typeof AuditEventSchema> = {
-  label: 'audit log',
-  currentVersion: AUDIT_EVENT_VERSION,
-  schema: AuditEventSchema,
-};
-
-/** Alias of auditLog. */
-export const auditLogSpec = auditLog;

@@ -444,6 +444,8 @@ export function describeAuditEvent(event: AuditEvent): string {
       return `role ${event.role}: version ${event.to} released directly, replacing ${event.from}${reason}`;
     case 'instant-rollback':
       return `role ${event.role}: stable rolled back from ${event.from} to ${event.to}${reason}`;
+    case 'alert-delivered':
+      return `role ${event.role}: alert delivered${reason}`;
     case 'alert-failed':
       return `role ${event.role}: alert not delivered${reason}`;
   }

@@ -2,11 +2,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canaryRole, openProject, routeTasks } from '@bernstein/canary-router';
-import { currentAggregates } from './aggregates.js';
-import { canaryStatus } from './status.js';
-import { evaluateCanaries } from './evaluate.js';
-import { ndjsonItems, recordOutcomes, type RecordItem } from './record.js';
+import { canaryRole, canaryStatus, evaluateCanaries, ndjsonItems, recordOutcomes, routeTasks, type RecordItem } from '@bernstein/rollout';
+import { openFileRollout } from './open.js';
 
 async function setup(config = '') {
   const root = await mkdtemp(join(tmpdir(), 'bernstein-qc-'));
@@ -16,14 +13,14 @@ async function setup(config = '') {
   };
   await write('templates/roles/backend/system_prompt.md', 'v1\n');
   if (config) await write('.sdd/config.yaml', config);
-  await routeTasks(openProject(root), 'backend', ['warmup']);
+  await routeTasks(openFileRollout(root), 'backend', ['warmup']);
   await write('templates/roles/backend/system_prompt.md', 'v2\n');
-  return { root, open: () => openProject(root) };
+  return { root, open: () => openFileRollout(root) };
 }
 
 /** Deterministic outcomes: `canaryRate` / `stableRate` share of passes per arm, spread evenly. */
 async function routeAndJudge(root: string, n: number, canaryRate: number, stableRate: number, prefix = 't'): Promise<RecordItem[]> {
-  const routed = await routeTasks(openProject(root), 'backend', Array.from({ length: n }, (_, i) => `${prefix}${i}`));
+  const routed = await routeTasks(openFileRollout(root), 'backend', Array.from({ length: n }, (_, i) => `${prefix}${i}`));
   const seen = { stable: 0, canary: 0 };
   return routed.map((r, i) => {
     const k = seen[r.arm]++;
@@ -44,7 +41,7 @@ describe('recordOutcomes', () => {
     const evidence = result.transitions[0]!.evidence as { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } };
     expect(evidence.canary.tasks).toBeGreaterThanOrEqual(10);
     expect(evidence.canary.tasks).toBeLessThan(60);
-    expect((await open().load()).roles.backend?.canary).toBeNull();
+    expect((await open().store.loadState()).roles.backend?.canary).toBeNull();
   });
 
   it('promotes a clearly better canary', async () => {
@@ -85,12 +82,12 @@ describe('recordOutcomes', () => {
     const { root, open } = await setup();
     await canaryRole(open(), 'backend', { percentage: 20 });
     await recordOutcomes(open(), (await routeAndJudge(root, 100, 0.8, 0.8)).slice(0, 60), { batchSize: 7 });
-    const cached = (await currentAggregates(open())).aggregates;
+    const cached = await open().store.aggregates();
     const { rm } = await import('node:fs/promises');
     await rm(join(root, '.sdd/cache/aggregates.json'));
-    const rebuilt = (await currentAggregates(open())).aggregates;
-    expect(rebuilt.canaries).toEqual(cached.canaries);
-    expect(rebuilt.cursor).toEqual(cached.cursor);
+    const rebuilt = await open().store.aggregates();
+    expect(rebuilt.aggregates).toEqual(cached.aggregates);
+    expect(rebuilt.position).toEqual(cached.position);
   });
 
   it('reports status per arm and evaluates without applying unless asked', async () => {
@@ -111,6 +108,6 @@ describe('recordOutcomes', () => {
     await recordOutcomes(open(), items);
     const dry = await evaluateCanaries(open());
     expect(dry.evaluations).toEqual([]); // promoted while recording
-    expect((await open().audit.read()).events.filter((e) => e.canaryId === events[0]!.canaryId).map((e) => e.action)).toEqual(['start', 'promote']);
+    expect((await open().store.readAudit()).events.filter((e) => e.canaryId === events[0]!.canaryId).map((e) => e.action)).toEqual(['start', 'promote']);
   });
 });

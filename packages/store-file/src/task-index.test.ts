@@ -2,9 +2,11 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectPaths, type ProjectPaths } from '@bernstein/store';
-import { FileLedger, LedgerIndex, type LedgerRecord, type OutcomeRecord } from './ledger.js';
+import type { LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
+import { FileLedger, LedgerIndex } from './ledger-file.js';
 import { FileTaskIndex } from './task-index.js';
-import { assign, makeProject } from './test-helpers.js';
+import { makeProject } from '@bernstein/test-utils';
+import { assign } from './test-fixtures.js';
 
 const outcome = (taskId: string, passed: boolean): OutcomeRecord => ({ ...assign(taskId), type: 'outcome', passed });
 

@@ -1,15 +1,9 @@
 import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
-import {
-  assertRoleName,
-  loadRoleBundle,
-  TaskIdSchema,
-  type AssignmentRecord,
-  type ModelConfig,
-  type Version,
-} from '@bernstein/prompt-versions';
-import { decideRoute, planBundleChange, type CanaryState, type RoleState, type Transition } from './core.js';
-import type { FileProject, TransitionRequest } from './project.js';
+import { assertRoleName, loadRoleBundle, TaskIdSchema, type AssignmentRecord, type ModelConfig, type Version } from '@bernstein/prompt-versions';
+import { decideRoute, planBundleChange, type CanaryState, type RoleState, type Transition } from '@bernstein/canary-router';
+import type { StoreTransaction, TransitionRequest } from '../port.js';
+import type { Rollout } from '../rollout.js';
 
 /** What an orchestrator needs to spawn the agent for one task. */
 export interface RouteResult {
@@ -27,32 +21,32 @@ export interface RouteResult {
 }
 
 export interface RouteOptions {
-  /** Who caused any automatic transition (auto-start, direct release): 'auto' by default. */
-  actor?: 'auto';
+  /** A label known at routing time (task type, complexity), stored with each new assignment. */
+  stratum?: string;
 }
 
 /**
- * Route tasks of one role. Under the project lock: register the bundle on disk, apply SPEC
- * routing rule 2 (first sight, direct release, automatic canary start; rejected versions are
- * ignored), decide each task's arm (sticky for retries), and write each new assignment to the
- * ledger before returning.
+ * Route tasks of one role, in one unit of work scoped to the role: register the bundle on disk,
+ * apply SPEC routing rule 2 (first sight, direct release, automatic canary start; rejected
+ * versions are ignored), decide each task's arm (sticky for retries), and write each new
+ * assignment before returning. Many task ids per call is how callers batch.
  */
-export async function routeTasks(project: FileProject, role: string, taskIds: readonly string[]): Promise<RouteResult[]> {
+export async function routeTasks(rollout: Rollout, role: string, taskIds: readonly string[], options: RouteOptions = {}): Promise<RouteResult[]> {
   assertRoleName(role);
   for (const taskId of taskIds) {
     const check = TaskIdSchema.safeParse(taskId);
     if (!check.success) throw new BernsteinError('INVALID_ARGUMENT', `invalid task id ${JSON.stringify(taskId)}: ${check.error.issues[0]?.message}`);
   }
-  const config = await project.config();
+  const config = await rollout.config();
 
-  return project.transaction(async () => {
-    const state = await syncRoleWithDisk(project, role);
+  const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
+    const state = await syncRoleWithDisk(rollout, tx, role);
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
     }
-    const index = await project.index();
-    const now = project.now().toISOString();
+    const { tasks: known } = await tx.getTasks(taskIds);
+    const now = rollout.now().toISOString();
     const fresh: AssignmentRecord[] = [];
     const routed: Array<Omit<RouteResult, 'model' | 'files'>> = [];
     const seenInCall = new Map<string, Omit<RouteResult, 'model' | 'files'>>();
@@ -62,31 +56,44 @@ export async function routeTasks(project: FileProject, role: string, taskIds: re
         routed.push({ ...repeat, sticky: true });
         continue;
       }
-      const previous = (await index.get(taskId))?.assignment;
+      const previous = known.get(taskId)?.assignment;
       const sticky = previous !== undefined && isSameWindow(previous, role, roleState);
       let result: Omit<RouteResult, 'model' | 'files'>;
       if (sticky) {
         result = { taskId, role, arm: previous.arm, versionId: previous.versionId, canaryId: previous.canaryId, sticky: true };
       } else {
         const decision = decideRoute(roleState, taskId);
-        fresh.push({ v: 1, type: 'assign', taskId, role, arm: decision.arm, versionId: decision.versionId, canaryId: decision.canaryId, epoch: decision.epoch, at: now });
+        fresh.push({
+          v: 1,
+          type: 'assign',
+          taskId,
+          role,
+          arm: decision.arm,
+          versionId: decision.versionId,
+          canaryId: decision.canaryId,
+          epoch: decision.epoch,
+          at: now,
+          ...(options.stratum !== undefined ? { stratum: options.stratum } : {}),
+        });
         result = { taskId, role, arm: decision.arm, versionId: decision.versionId, canaryId: decision.canaryId, sticky: false };
       }
       seenInCall.set(taskId, result);
       routed.push(result);
     }
     // Load (and verify) every version's content before writing: a route that cannot return what
-    // the agent needs must not leave assignments behind.
-    // Both arms' versions are read and verified, whichever arms this call's tasks landed on.
+    // the agent needs must not leave assignments behind. Both arms' versions are read and
+    // verified, whichever arms this call's tasks landed on.
     const contents = new Map<string, Version>();
     const serving = [roleState.stable, roleState.canary?.versionId, ...routed.map((r) => r.versionId)];
-    for (const versionId of serving) if (versionId && !contents.has(versionId)) contents.set(versionId, await project.registry.get(versionId));
-    await index.append(fresh);
+    for (const versionId of serving) if (versionId && !contents.has(versionId)) contents.set(versionId, await tx.getVersion(versionId));
+    await tx.appendAssignments(fresh);
     return routed.map((r) => {
       const version = contents.get(r.versionId)!;
       return { ...r, model: version.model, files: version.files };
     });
   });
+  rollout.alerts.kick();
+  return results;
 }
 
 /**
@@ -100,27 +107,27 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 }
 
 /**
- * Register the role's bundle on disk and apply SPEC routing rule 2. Returns the state after any
- * automatic transition. Call under the project lock.
+ * Register the role's bundle on disk and apply SPEC routing rule 2, inside `tx` (scoped to the
+ * role). Returns the state after any automatic transition.
  */
-export async function syncRoleWithDisk(project: FileProject, role: string): Promise<CanaryState> {
-  const config = await project.config();
-  const state = await project.load();
+export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string): Promise<CanaryState> {
+  const config = await rollout.config();
+  const state = await tx.loadState();
   const roleState = state.roles[role];
   let bundle;
   try {
-    bundle = await loadRoleBundle(join(project.paths.root, config.templates), role);
+    bundle = await loadRoleBundle(await rollout.templatesDir(), role);
   } catch (error) {
     // A role whose folder is gone keeps serving its stable version from the registry.
     if (error instanceof BernsteinError && error.code === 'ROLE_NOT_FOUND' && roleState?.stable) return state;
     throw error;
   }
-  const { version } = await project.registry.register(bundle);
+  const { version } = await tx.registerVersion(bundle);
   // Routing acts on a bundle once: unchanged since last time means nothing to do.
   if (state.disk?.[role] === version.id && roleState?.stable) return state;
   const plan = planBundleChange(roleState, version.id, config);
   const requests: TransitionRequest[] = [];
-  const transition = (t: Transition, reason: string) => requests.push({ transition: t, actor: 'auto', reason });
+  const transition = (t: Transition, reason: string) => requests.push(rollout.request(t, 'auto', reason));
   // A canary of another version is running: leave the new bundle for when it ends.
   const deferred = plan === 'none' && roleState?.canary != null && roleState.canary.versionId !== version.id && roleState.stable !== version.id;
   switch (plan) {
@@ -144,6 +151,6 @@ export async function syncRoleWithDisk(project: FileProject, role: string): Prom
     default:
       break;
   }
-  if (deferred) return requests.length > 0 ? (await project.apply(requests)).state : state;
-  return (await project.apply(requests, { observedDisk: { role, versionId: version.id } })).state;
+  if (deferred) return requests.length > 0 ? (await tx.applyTransitions(requests)).state : state;
+  return (await tx.applyTransitions(requests, { observedDisk: { role, versionId: version.id } })).state;
 }

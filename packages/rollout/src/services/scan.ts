@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { listRoles, loadRoleBundle, type RoleBundle } from '@bernstein/prompt-versions';
-import type { FileProject } from './project.js';
+import type { Rollout } from '../rollout.js';
 
 export interface ScannedVersion {
   role: string;
@@ -15,17 +14,17 @@ export interface ScannedVersion {
  * Register every role bundle on disk. Routing is untouched. All bundles are read and validated
  * before anything is written, so a malformed role fails the scan without a partial registration.
  */
-export async function scanVersions(project: FileProject): Promise<{ versions: ScannedVersion[]; warnings: string[] }> {
-  const config = await project.config();
-  const templatesDir = join(project.paths.root, config.templates);
+export async function scanVersions(rollout: Rollout): Promise<{ versions: ScannedVersion[]; warnings: string[] }> {
+  const templatesDir = await rollout.templatesDir();
   const roles = await listRoles(templatesDir);
   const bundles: RoleBundle[] = [];
   for (const role of roles) bundles.push(await loadRoleBundle(templatesDir, role));
-  const state = await project.load();
+  const state = await rollout.store.loadState();
   const versions: ScannedVersion[] = [];
-  await project.transaction(async () => {
+  // Registration is content-addressed and idempotent: no role needs locking.
+  await rollout.store.transaction({ roles: [] }, async (tx) => {
     for (const bundle of bundles) {
-      const { version, isNew } = await project.registry.register(bundle);
+      const { version, isNew } = await tx.registerVersion(bundle);
       versions.push({ role: bundle.role, id: version.id, new: isNew, stable: state.roles[bundle.role]?.stable === version.id });
     }
   });

@@ -2,11 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isBernsteinError, projectPaths } from '@bernstein/store';
-import type { RoleBundle } from './bundle.js';
-import { diffVersions } from './diff.js';
-import { hashBundle } from './hash.js';
-import { FileRegistry, resolvePrefix, type VersionSummary } from './registry.js';
-import { makeProject } from './test-helpers.js';
+import { diffVersions, hashBundle, resolvePrefix, type RoleBundle, type VersionSummary } from '@bernstein/prompt-versions';
+import { FileRegistry } from './registry-file.js';
+import { makeProject } from '@bernstein/test-utils';
 
 const bundle = (text: string, model: Record<string, string> = { default_model: 'sonnet' }): RoleBundle => ({
   role: 'backend',

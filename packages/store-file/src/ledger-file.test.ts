@@ -1,8 +1,9 @@
 import { appendFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { projectPaths } from '@bernstein/store';
-import { FileLedger, LedgerIndex } from './ledger.js';
-import { assign, makeProject } from './test-helpers.js';
+import { FileLedger, LedgerIndex } from './ledger-file.js';
+import { makeProject } from '@bernstein/test-utils';
+import { assign } from './test-fixtures.js';
 
 describe('ledger', () => {
   it('indexes assignments and outcomes incrementally', async () => {

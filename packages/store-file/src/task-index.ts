@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { BernsteinError, MalformedFileError, withProjectLock, writeFileAtomic, type ProjectPaths } from '@bernstein/store';
-import { LEDGER_START, type AssignmentRecord, type FileLedger, type LedgerCursor, type LedgerRecord, type TaskEntry } from './ledger.js';
+import type { AssignmentRecord, LedgerRecord, TaskEntry } from '@bernstein/prompt-versions';
+import { LEDGER_START, type FileLedger, type LedgerCursor } from './ledger-file.js';
 
 /**
  * What routing and recording ask of the ledger: the latest assignment of a task and its outcome.

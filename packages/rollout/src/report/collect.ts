@@ -1,7 +1,9 @@
-import { LEDGER_START, type VersionSummary } from '@bernstein/prompt-versions';
-import type { AuditEvent, FileProject } from '@bernstein/canary-router';
-import { jeffreysInterval } from '../core.js';
-import { evaluateCanaries } from '../evaluate.js';
+import { resolve } from 'node:path';
+import type { VersionSummary } from '@bernstein/prompt-versions';
+import type { AuditEvent } from '@bernstein/canary-router';
+import { jeffreysInterval } from '@bernstein/quality-compare';
+import type { Rollout } from '../rollout.js';
+import { evaluateCanaries } from '../services/evaluate.js';
 
 /**
  * Everything the HTML canary report shows, as plain data: one pass over the ledger plus the audit
@@ -154,18 +156,18 @@ interface RawCanary {
 /**
  * Read the audit log and the ledger (one streaming pass) and build the report data.
  */
-export async function collectReport(project: FileProject, options: CollectOptions = {}): Promise<ReportData> {
+export async function collectReport(rollout: Rollout, options: CollectOptions = {}): Promise<ReportData> {
   const roleFilter = options.role;
   const maxPoints = Math.max(10, options.maxSeriesPoints ?? MAX_SERIES_POINTS);
   const warnings: string[] = [];
 
-  const audit = await project.audit.read(roleFilter === undefined ? {} : { role: roleFilter });
+  const audit = await rollout.store.readAudit(roleFilter === undefined ? {} : { role: roleFilter });
   warnings.push(...audit.warnings);
   const events = [...audit.events].sort((a, b) => a.revision - b.revision || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
   let versions: VersionSummary[] = [];
   try {
-    versions = await project.registry.list(roleFilter === undefined ? {} : { role: roleFilter });
+    versions = await rollout.store.listVersions(roleFilter === undefined ? {} : { role: roleFilter });
   } catch (error) {
     warnings.push(`version registry unreadable, models not shown: ${(error as Error).message}`);
   }
@@ -190,7 +192,7 @@ export async function collectReport(project: FileProject, options: CollectOption
   const raw = new Map<string, RawCanary>();
   for (const id of byCanary.keys()) raw.set(id, { packed: [], times: [] });
   const roleCounts = new Map<string, Map<string, { stable: ReportCounts; canary: ReportCounts }>>();
-  const { warnings: ledgerWarnings } = await project.ledger.read(LEDGER_START, (record) => {
+  const { warnings: ledgerWarnings } = await rollout.store.readLedger(null, (record) => {
     if (record.type !== 'outcome') return;
     if (roleFilter !== undefined && record.role !== roleFilter) return;
     let perVersion = roleCounts.get(record.role);
@@ -213,7 +215,7 @@ export async function collectReport(project: FileProject, options: CollectOption
   const current = new Map<string, { action: string; rule: string; reason: string }>();
   if (options.evaluateRunning !== false) {
     try {
-      const { evaluations } = await evaluateCanaries(project, roleFilter === undefined ? {} : { role: roleFilter });
+      const { evaluations } = await evaluateCanaries(rollout, roleFilter === undefined ? {} : { role: roleFilter });
       for (const e of evaluations) current.set(e.canaryId, { action: e.decision.action, rule: e.decision.rule, reason: e.decision.reason });
     } catch (error) {
       warnings.push(`could not evaluate running canaries: ${(error as Error).message}`);
@@ -236,8 +238,8 @@ export async function collectReport(project: FileProject, options: CollectOption
 
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
-    generatedAt: project.now().toISOString(),
-    projectRoot: project.paths.root,
+    generatedAt: rollout.now().toISOString(),
+    projectRoot: resolve(rollout.root),
     role: roleFilter ?? null,
     canaries,
     roles,

@@ -1,7 +1,8 @@
-import type { Canary, FileProject, RoleState } from '@bernstein/canary-router';
-import { currentAggregates, type Aggregates } from './aggregates.js';
-import { canaryWindow, decisionSettings, evaluateCanary } from './evaluate.js';
-import { windowStats, type ArmStats, type Decision } from './core.js';
+import type { Canary, RoleState } from '@bernstein/canary-router';
+import { windowStats, type ArmStats, type Decision } from '@bernstein/quality-compare';
+import { roleAggregateKey } from '../core/aggregate.js';
+import type { Rollout } from '../rollout.js';
+import { canaryWindow, decisionSettings, evaluateCanary, type Aggregates } from './evaluate.js';
 
 export interface ArmCounts {
   tasks: number;
@@ -30,8 +31,8 @@ export interface RoleStatus {
   rejected: string[];
 }
 
-export async function canaryStatus(project: FileProject, options: { role?: string } = {}): Promise<{ roles: RoleStatus[]; warnings: string[] }> {
-  const [config, state, { aggregates, warnings }] = await Promise.all([project.config(), project.load(), currentAggregates(project)]);
+export async function canaryStatus(rollout: Rollout, options: { role?: string } = {}): Promise<{ roles: RoleStatus[]; warnings: string[] }> {
+  const [config, state, { aggregates, warnings }] = await Promise.all([rollout.config(), rollout.store.loadState(), rollout.store.aggregates()]);
   const roles: RoleStatus[] = [];
   for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (options.role !== undefined && role !== options.role) continue;
@@ -46,7 +47,7 @@ function roleStatus(
   aggregates: Aggregates,
   judge: (canary: Canary) => { decision: Decision; policy: 'sequential' | 'threshold' },
 ): RoleStatus {
-  const stableArm = roleState.stable ? aggregates.stable[role]?.[roleState.stable] : undefined;
+  const stableArm = roleState.stable ? aggregates.get(roleAggregateKey(role))?.versions[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;
   if (!canary) return { ...base, canary: null };

@@ -3,10 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isBernsteinError } from '@bernstein/store';
-import { canaryRole, promoteCanary, rollbackCanary, startCanaryOfVersion, applyAutomaticDecision } from './lifecycle.js';
-import { openProject } from './project.js';
-import { routeTasks } from './router.js';
-import { scanVersions } from './scan.js';
+import { applyAutomaticDecision, canaryRole, promoteCanary, rollbackCanary, routeTasks, scanVersions, startCanaryOfVersion, type AutomaticDecision, type Rollout } from '@bernstein/rollout';
+import { openFileRollout } from './open.js';
 
 async function project(files: Record<string, string>, config?: string) {
   const root = await mkdtemp(join(tmpdir(), 'bernstein-router-'));
@@ -16,7 +14,7 @@ async function project(files: Record<string, string>, config?: string) {
   };
   for (const [name, text] of Object.entries(files)) await write(name, text);
   if (config !== undefined) await write('.sdd/config.yaml', config);
-  return { root, write, open: () => openProject(root) };
+  return { root, write, open: () => openFileRollout(root) };
 }
 
 const backend = { 'templates/roles/backend/system_prompt.md': 'v1\n', 'templates/roles/backend/config.yaml': 'default_model: sonnet\n' };
@@ -27,7 +25,7 @@ describe('routeTasks', () => {
     const p = await project(backend);
     const [r] = await routeTasks(p.open(), 'backend', ['t1']);
     expect(r).toMatchObject({ taskId: 't1', role: 'backend', arm: 'stable', canaryId: null, model: { default_model: 'sonnet' }, files: { 'system_prompt.md': 'v1\n' } });
-    const { events } = await p.open().audit.read();
+    const { events } = await p.open().store.readAudit();
     expect(events.map((e) => e.action)).toEqual(['init']);
   });
 
@@ -37,13 +35,13 @@ describe('routeTasks', () => {
     await p.write('templates/roles/backend/system_prompt.md', 'v2\n');
     const [second] = await routeTasks(p.open(), 'backend', ['t2']);
     expect(second!.versionId).not.toBe(first!.versionId);
-    const state = await p.open().load();
+    const state = await p.open().store.loadState();
     expect(state.roles.backend?.previousStables).toEqual([first!.versionId]);
     // instant rollback: no canary, back to the previous stable, which stays put on the next route
     await rollbackCanary(p.open(), { role: 'backend' });
     const [third] = await routeTasks(p.open(), 'backend', ['t3']);
     expect(third!.versionId).toBe(first!.versionId);
-    expect((await p.open().audit.read()).events.map((e) => e.action)).toEqual(['init', 'release', 'instant-rollback']);
+    expect((await p.open().store.readAudit()).events.map((e) => e.action)).toEqual(['init', 'release', 'instant-rollback']);
   });
 
   it('starts a canary automatically when canary_percentage > 0, and never restarts a rejected one', async () => {
@@ -57,11 +55,11 @@ describe('routeTasks', () => {
     await rollbackCanary(p.open(), { role: 'backend', reason: 'bad' });
     const again = await routeTasks(p.open(), 'backend', ids(200, 'u'));
     expect(again.every((r) => r.arm === 'stable')).toBe(true);
-    const state = await p.open().load();
+    const state = await p.open().store.loadState();
     expect(state.roles.backend?.rejected).toEqual([canaryVersion]);
     expect(state.roles.backend?.canary).toBeNull();
     await scanVersions(p.open());
-    expect((await p.open().load()).roles.backend?.canary).toBeNull();
+    expect((await p.open().store.loadState()).roles.backend?.canary).toBeNull();
   });
 
   it('keeps retried tasks on their arm, and keeps canary tasks there when the share rises', async () => {
@@ -90,12 +88,12 @@ describe('routeTasks', () => {
     const model = await canaryRole(p.open(), 'backend', { percentage: 20, model: 'opus' }).catch((e: unknown) => e);
     expect(isBernsteinError(model, 'CANARY_EXISTS')).toBe(true);
     await promoteCanary(p.open());
-    const state = await p.open().load();
+    const state = await p.open().store.loadState();
     expect(state.roles.backend?.stable).toBe(versionId);
     expect(state.roles.backend?.canary).toBeNull();
     // the promoted disk bundle is not treated as a change afterwards
     await routeTasks(p.open(), 'backend', ['t9']);
-    expect((await p.open().audit.read()).events.map((e) => e.action)).toEqual(['init', 'start', 'promote']);
+    expect((await p.open().store.readAudit()).events.map((e) => e.action)).toEqual(['init', 'start', 'promote']);
   });
 
   it('canaries a model change on the stable bundle; a promoted model is not undone by the unchanged disk', async () => {
@@ -109,7 +107,7 @@ describe('routeTasks', () => {
     await promoteCanary(p.open(), { role: 'backend' });
     const [after] = await routeTasks(p.open(), 'backend', ['t2']);
     expect(after!.model).toEqual({ default_model: 'opus' });
-    expect((await p.open().load()).roles.backend?.canary).toBeNull();
+    expect((await p.open().store.loadState()).roles.backend?.canary).toBeNull();
   });
 
   it('applies an automatic decision once; a stale decision is a no-op', async () => {
@@ -119,13 +117,13 @@ describe('routeTasks', () => {
     const { events } = await canaryRole(p.open(), 'backend', { steps: [5, 50, 100] });
     const canaryId = events[0]!.canaryId!;
     const decision = { role: 'backend', canaryId, epoch: 0, action: 'promote' as const, reason: 'good', evidence: { stable: { tasks: 1, passed: 1 } } };
-    const stepped = await applyAutomaticDecision(p.open(), decision);
+    const stepped = await applyDecision(p.open(), decision);
     expect(stepped.events.map((e) => e.action)).toEqual(['step']);
     expect(stepped.state.roles.backend?.canary?.percentage).toBe(50);
     // the same decision again refers to epoch 0, which is gone
-    expect((await applyAutomaticDecision(p.open(), decision)).events).toEqual([]);
-    await applyAutomaticDecision(p.open(), { ...decision, epoch: 1 });
-    const last = await applyAutomaticDecision(p.open(), { ...decision, epoch: 2 });
+    expect((await applyDecision(p.open(), decision)).events).toEqual([]);
+    await applyDecision(p.open(), { ...decision, epoch: 1 });
+    const last = await applyDecision(p.open(), { ...decision, epoch: 2 });
     expect(last.events.map((e) => e.action)).toEqual(['promote']);
     expect(last.events[0]!.evidence).toEqual({ stable: { tasks: 1, passed: 1 } });
   });
@@ -146,3 +144,7 @@ describe('routeTasks', () => {
     await expect(routeTasks(p.open(), 'backend', [''])).rejects.toThrow(/invalid task id/);
   });
 });
+
+function applyDecision(rollout: Rollout, decision: AutomaticDecision) {
+  return rollout.store.transaction({ roles: [decision.role] }, (tx) => applyAutomaticDecision(rollout, tx, decision));
+}

@@ -1,5 +1,4 @@
-import { applyAutomaticDecision, type Canary, type FileProject, type ProjectConfig, type AuditEvent } from '@bernstein/canary-router';
-import { currentAggregates, type Aggregates } from './aggregates.js';
+import type { AuditEvent, Canary, ProjectConfig } from '@bernstein/canary-router';
 import {
   checkGuardrail,
   compileSettings,
@@ -12,7 +11,13 @@ import {
   type Decision,
   type DecisionSettings,
   type EpochStats,
-} from './core.js';
+} from '@bernstein/quality-compare';
+import { canaryAggregateKey, type AggregateState } from '../core/aggregate.js';
+import type { Rollout } from '../rollout.js';
+import { applyAutomaticDecision } from './lifecycle.js';
+
+/** Aggregates by key, as the store returns them. */
+export type Aggregates = ReadonlyMap<string, AggregateState>;
 
 /** The decision settings for a canary: the project config, with the canary's own policy if it has one. */
 export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'policy'>): DecisionSettings {
@@ -28,9 +33,12 @@ export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'po
   };
 }
 
-/** The comparison window: epochs since evidence last restarted, with each epoch's configured share. */
+/**
+ * The comparison window: the epochs since evidence last restarted, with each epoch's configured
+ * share. The one place evidence windows are derived (status, decisions and the report use it).
+ */
 export function canaryWindow(aggregates: Aggregates, canary: Canary): EpochStats[] {
-  const recorded = aggregates.canaries[canary.id]?.epochs ?? {};
+  const recorded = aggregates.get(canaryAggregateKey(canary.id))?.epochs ?? {};
   return canary.epochs
     .filter((e) => e.epoch >= canary.evidenceFromEpoch)
     .map((e) => {
@@ -74,40 +82,41 @@ export interface RoleEvaluation {
   applied: AuditEvent[];
 }
 
+/** What an automatic decision stores as evidence: the judge's evidence plus the rule that fired. */
+export function decisionEvidence(decision: Decision): unknown {
+  return { ...decision.evidence, rule: decision.rule };
+}
+
 /**
  * `canary evaluate`: decide now for every role with a canary (or one role), without recording.
- * With `apply`, promote / step / roll back exactly once.
+ * With `apply`, promote / step / roll back exactly once (one unit of work per role).
  */
-export async function evaluateCanaries(
-  project: FileProject,
-  options: { role?: string; apply?: boolean } = {},
-): Promise<{ evaluations: RoleEvaluation[]; warnings: string[] }> {
-  const run = async () => {
-    const config = await project.config();
-    const state = await project.load();
-    const { aggregates, warnings } = await currentAggregates(project);
-    const evaluations: RoleEvaluation[] = [];
-    for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (options.role !== undefined && role !== options.role) continue;
-      const canary = roleState.canary;
-      if (!canary) continue;
-      const decision = evaluateCanary(config, canary, aggregates);
-      let applied: AuditEvent[] = [];
-      if (options.apply && decision.action !== 'continue') {
-        applied = (
-          await applyAutomaticDecision(project, {
-            role,
-            canaryId: canary.id,
-            epoch: canary.epoch,
-            action: decision.action,
-            reason: decision.reason,
-            evidence: { ...decision.evidence, rule: decision.rule },
-          })
-        ).events;
-      }
-      evaluations.push({ role, canaryId: canary.id, versionId: canary.versionId, decision, applied });
+export async function evaluateCanaries(rollout: Rollout, options: { role?: string; apply?: boolean } = {}): Promise<{ evaluations: RoleEvaluation[]; warnings: string[] }> {
+  const config = await rollout.config();
+  const state = await rollout.store.loadState();
+  const { aggregates, warnings } = await rollout.store.aggregates();
+  const evaluations: RoleEvaluation[] = [];
+  for (const [role, roleState] of Object.entries(state.roles).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (options.role !== undefined && role !== options.role) continue;
+    const canary = roleState.canary;
+    if (!canary) continue;
+    let decision = evaluateCanary(config, canary, aggregates);
+    let applied: AuditEvent[] = [];
+    if (options.apply && decision.action !== 'continue') {
+      // Decide again on what the unit of work sees (an outcome may have landed meanwhile), and apply that.
+      const result = await rollout.store.transaction({ roles: [role] }, async (tx) => {
+        const current = (await tx.loadState()).roles[role]?.canary;
+        if (!current || current.id !== canary.id || current.epoch !== canary.epoch) return { decision, events: [] as AuditEvent[] };
+        const fresh = evaluateCanary(config, current, (await tx.aggregates([canaryAggregateKey(current.id)])).aggregates);
+        if (fresh.action === 'continue') return { decision: fresh, events: [] as AuditEvent[] };
+        const done = await applyAutomaticDecision(rollout, tx, { role, canaryId: current.id, epoch: current.epoch, action: fresh.action, reason: fresh.reason, evidence: decisionEvidence(fresh) });
+        return { decision: fresh, events: done.events };
+      });
+      decision = result.decision;
+      applied = result.events;
     }
-    return { evaluations, warnings };
-  };
-  return options.apply ? project.transaction(run) : run();
+    evaluations.push({ role, canaryId: canary.id, versionId: canary.versionId, decision, applied });
+  }
+  if (evaluations.some((e) => e.applied.length > 0)) rollout.alerts.kick();
+  return { evaluations, warnings };
 }

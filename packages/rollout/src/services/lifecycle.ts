@@ -1,8 +1,8 @@
-import { join } from 'node:path';
 import { BernsteinError } from '@bernstein/store';
 import { assertRoleName, hashBundle, loadRoleBundle, withModel, type RoleBundle, type VersionOrigin } from '@bernstein/prompt-versions';
-import { applyTransition, isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type ProjectConfig, type Transition } from './core.js';
-import type { FileProject } from './project.js';
+import { applyTransition, isAtFinalStep, type Actor, type AuditEvent, type CanaryPolicy, type CanaryState, type ProjectConfig, type Transition } from '@bernstein/canary-router';
+import type { AppliedTransitions, StoreTransaction } from '../port.js';
+import type { Rollout } from '../rollout.js';
 
 export interface StartOptions {
   percentage?: number;
@@ -16,6 +16,13 @@ export interface LifecycleResult {
   /** The transitions applied (empty for a no-op). */
   events: AuditEvent[];
   state: CanaryState;
+}
+
+/** Run a transition-writing unit of work scoped to `role`, then start delivering its alerts. */
+async function withRole<T extends LifecycleResult | AppliedTransitions>(rollout: Rollout, role: string, fn: (tx: StoreTransaction) => Promise<T>): Promise<LifecycleResult> {
+  const result = await rollout.store.transaction({ roles: [role] }, fn);
+  if (result.events.length > 0) rollout.alerts.kick();
+  return { events: result.events, state: result.state };
 }
 
 /**
@@ -52,16 +59,17 @@ function startReason(versionId: string, options: StartOptions, config: ProjectCo
  * its bundle on disk. Everything is validated before the first write.
  */
 async function startCanary(
-  project: FileProject,
+  rollout: Rollout,
+  tx: StoreTransaction,
   role: string,
   candidate: { bundle: RoleBundle; origin?: VersionOrigin } | { versionId: string },
   options: StartOptions,
-): Promise<LifecycleResult> {
-  const config = await project.config();
+): Promise<AppliedTransitions> {
+  const config = await rollout.config();
   // Validate (and repair) the audit log before the first write, not after registering.
-  const state = await project.recover();
+  const state = await tx.loadState();
   const roleState = state.roles[role];
-  const disk = roleState?.stable ? null : await loadRoleBundle(join(project.paths.root, config.templates), role);
+  const disk = roleState?.stable ? null : await loadRoleBundle(await rollout.templatesDir(), role);
   const stableId = roleState?.stable ?? hashBundle(disk!).id;
   const candidateId = 'versionId' in candidate ? candidate.versionId : hashBundle(candidate.bundle).id;
   if (candidateId === stableId) {
@@ -72,36 +80,35 @@ async function startCanary(
   transitions.push(startTransition(role, candidateId, options));
   dryRun(state, transitions);
 
-  if (disk) await project.registry.register(disk);
-  if (!('versionId' in candidate)) await project.registry.register(candidate.bundle, candidate.origin);
+  if (disk) await tx.registerVersion(disk);
+  if (!('versionId' in candidate)) await tx.registerVersion(candidate.bundle, candidate.origin);
   const actor = options.actor ?? 'cli';
-  return project.apply(
-    transitions.map((transition) => ({
-      transition,
-      actor: transition.type === 'init' ? ('auto' as const) : actor,
-      reason: transition.type === 'init' ? `first time role "${role}" was seen: its bundle on disk becomes stable` : startReason(candidateId, options, config),
-    })),
+  return tx.applyTransitions(
+    transitions.map((transition) =>
+      rollout.request(
+        transition,
+        transition.type === 'init' ? 'auto' : actor,
+        transition.type === 'init' ? `first time role "${role}" was seen: its bundle on disk becomes stable` : startReason(candidateId, options, config),
+      ),
+    ),
     disk ? { observedDisk: { role, versionId: stableId } } : {},
   );
 }
 
 /** `config canary --prompt-version <id> --percentage <n>`: canary a registered version. */
-export async function startCanaryOfVersion(project: FileProject, versionRef: string, options: StartOptions): Promise<LifecycleResult> {
-  return project.transaction(async () => {
-    const version = await project.registry.resolve(versionRef);
-    return startCanary(project, version.role, { versionId: version.id }, options);
-  });
+export async function startCanaryOfVersion(rollout: Rollout, versionRef: string, options: StartOptions): Promise<LifecycleResult> {
+  const version = await rollout.store.resolveVersion(versionRef);
+  return withRole(rollout, version.role, (tx) => startCanary(rollout, tx, version.role, { versionId: version.id }, options));
 }
 
 /**
  * `config canary --role R --percentage <n>`: canary the role's bundle on disk, or change the
  * percentage of its running canary. With `model`, canary the stable bundle with that model.
  */
-export async function canaryRole(project: FileProject, role: string, options: StartOptions & { model?: string }): Promise<LifecycleResult> {
+export async function canaryRole(rollout: Rollout, role: string, options: StartOptions & { model?: string }): Promise<LifecycleResult> {
   assertRoleName(role);
-  return project.transaction(async () => {
-    const config = await project.config();
-    const state = await project.load();
+  return withRole(rollout, role, async (tx) => {
+    const state = await tx.loadState();
     const roleState = state.roles[role];
     if (roleState?.canary) {
       if (options.model !== undefined || options.steps !== undefined || options.policy !== undefined) {
@@ -112,23 +119,23 @@ export async function canaryRole(project: FileProject, role: string, options: St
         );
       }
       if (options.percentage === undefined) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage to change the running canary');
-      return project.apply([
-        {
-          transition: { type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage },
-          actor: options.actor ?? 'cli',
-          reason: options.reason ?? `percentage changed from ${roleState.canary.percentage} % to ${options.percentage} %`,
-        },
+      return tx.applyTransitions([
+        rollout.request(
+          { type: 'set-percentage', role, canaryId: roleState.canary.id, percentage: options.percentage },
+          options.actor ?? 'cli',
+          options.reason ?? `percentage changed from ${roleState.canary.percentage} % to ${options.percentage} %`,
+        ),
       ]);
     }
-    const templates = join(project.paths.root, config.templates);
+    const templates = await rollout.templatesDir();
     if (options.model !== undefined) {
-      const base = roleState?.stable ? await project.registry.get(roleState.stable) : await loadRoleBundle(templates, role);
+      const base = roleState?.stable ? await tx.getVersion(roleState.stable) : await loadRoleBundle(templates, role);
       const baseId = roleState?.stable ?? hashBundle(base).id;
       const bundle = withModel({ role, files: base.files, model: base.model }, options.model);
       if (hashBundle(bundle).id === baseId) {
         throw new BernsteinError('INVALID_ARGUMENT', `role "${role}" already runs model "${options.model}" on its stable version ${baseId}`, { role });
       }
-      return startCanary(project, role, { bundle, origin: { kind: 'model-override', baseVersionId: baseId, model: options.model } }, options);
+      return startCanary(rollout, tx, role, { bundle, origin: { kind: 'model-override', baseVersionId: baseId, model: options.model } }, options);
     }
     const bundle = await loadRoleBundle(templates, role);
     if (!roleState?.stable) {
@@ -145,7 +152,7 @@ export async function canaryRole(project: FileProject, role: string, options: St
         { role },
       );
     }
-    return startCanary(project, role, { bundle }, options);
+    return startCanary(rollout, tx, role, { bundle }, options);
   });
 }
 
@@ -194,21 +201,15 @@ export interface ManualOptions {
 }
 
 /** `config canary --promote`: the canary becomes stable now, whatever its step. */
-export async function promoteCanary(project: FileProject, options: ManualOptions = {}): Promise<LifecycleResult> {
-  const seen = await project.load();
-  return project.transaction(async () => {
-    const state = await project.load();
-    const role = pickCanaryRole(state, options.role, 'promote');
+export async function promoteCanary(rollout: Rollout, options: ManualOptions = {}): Promise<LifecycleResult> {
+  const seen = await rollout.store.loadState();
+  const role = pickCanaryRole(seen, options.role, 'promote');
+  return withRole(rollout, role, async (tx) => {
+    const state = await tx.loadState();
     assertUnchanged(seen, state, role, options.issuedAt);
     const canary = state.roles[role]?.canary;
     if (!canary) throw new BernsteinError('NO_CANARY', `role "${role}" has no active canary to promote`, { role });
-    return project.apply([
-      {
-        transition: { type: 'promote', role, canaryId: canary.id },
-        actor: options.actor ?? 'cli',
-        reason: options.reason ?? `promoted by hand at ${canary.percentage} %`,
-      },
-    ]);
+    return tx.applyTransitions([rollout.request({ type: 'promote', role, canaryId: canary.id }, options.actor ?? 'cli', options.reason ?? `promoted by hand at ${canary.percentage} %`)]);
   });
 }
 
@@ -216,35 +217,27 @@ export async function promoteCanary(project: FileProject, options: ManualOptions
  * `config canary --rollback`: roll back the running canary (its version becomes rejected), or,
  * with no canary on the role, revert stable to the previous stable (instant rollback).
  */
-export async function rollbackCanary(project: FileProject, options: ManualOptions = {}): Promise<LifecycleResult> {
-  const seen = await project.load();
-  return project.transaction(async () => {
-    const state = await project.load();
-    const role = pickCanaryRole(state, options.role, 'roll back');
+export async function rollbackCanary(rollout: Rollout, options: ManualOptions = {}): Promise<LifecycleResult> {
+  const seen = await rollout.store.loadState();
+  const role = pickCanaryRole(seen, options.role, 'roll back');
+  return withRole(rollout, role, async (tx) => {
+    const state = await tx.loadState();
     assertUnchanged(seen, state, role, options.issuedAt);
     const roleState = state.roles[role];
     if (!roleState) throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no routing state yet`, { role });
     const actor = options.actor ?? 'cli';
     if (roleState.canary) {
-      return project.apply([
-        {
-          transition: { type: 'rollback', role, canaryId: roleState.canary.id },
-          actor,
-          reason: options.reason ?? `rolled back by hand at ${roleState.canary.percentage} %`,
-        },
+      return tx.applyTransitions([
+        rollout.request({ type: 'rollback', role, canaryId: roleState.canary.id }, actor, options.reason ?? `rolled back by hand at ${roleState.canary.percentage} %`),
       ]);
     }
-    return project.apply([
-      {
-        transition: { type: 'instant-rollback', role, expectedStable: roleState.stable },
-        actor,
-        reason: options.reason ?? `instant rollback of ${roleState.stable} to the previous stable`,
-      },
+    return tx.applyTransitions([
+      rollout.request({ type: 'instant-rollback', role, expectedStable: roleState.stable }, actor, options.reason ?? `instant rollback of ${roleState.stable} to the previous stable`),
     ]);
   });
 }
 
-/** A decision computed outside the router (e.g. by @bernstein/quality-compare). */
+/** A decision of the judge (@bernstein/quality-compare), to apply. */
 export interface AutomaticDecision {
   role: string;
   canaryId: string;
@@ -256,27 +249,26 @@ export interface AutomaticDecision {
 }
 
 /**
- * Apply an automatic decision exactly once. A promote at a non-final step advances the ramp. If
+ * Apply an automatic decision exactly once, inside `tx` (scoped to the decision's role). A promote at a non-final step advances the ramp. If
  * the canary moved on meanwhile (another process applied a decision, or someone changed it by
  * hand), nothing happens and `events` is empty.
  */
-export async function applyAutomaticDecision(project: FileProject, decision: AutomaticDecision): Promise<LifecycleResult> {
-  return project.transaction(async () => {
-    const state = await project.load();
-    const canary = state.roles[decision.role]?.canary;
-    if (!canary || canary.id !== decision.canaryId || canary.epoch !== decision.epoch) return { events: [], state };
-    const base = { role: decision.role, canaryId: canary.id, expectedEpoch: canary.epoch };
-    const transition =
-      decision.action === 'rollback'
-        ? ({ type: 'rollback', ...base } as const)
-        : isAtFinalStep(canary)
-          ? ({ type: 'promote', ...base } as const)
-          : ({ type: 'step', ...base } as const);
-    try {
-      return await project.apply([{ transition, actor: 'auto', reason: decision.reason, evidence: decision.evidence }]);
-    } catch (error) {
-      if (error instanceof BernsteinError && error.code === 'CONFLICT') return { events: [], state: await project.load() };
-      throw error;
-    }
-  });
+export async function applyAutomaticDecision(rollout: Rollout, tx: StoreTransaction, decision: AutomaticDecision): Promise<LifecycleResult> {
+  const state = await tx.loadState();
+  const canary = state.roles[decision.role]?.canary;
+  if (!canary || canary.id !== decision.canaryId || canary.epoch !== decision.epoch) return { events: [], state };
+  const base = { role: decision.role, canaryId: canary.id, expectedEpoch: canary.epoch };
+  const transition =
+    decision.action === 'rollback'
+      ? ({ type: 'rollback', ...base } as const)
+      : isAtFinalStep(canary)
+        ? ({ type: 'promote', ...base } as const)
+        : ({ type: 'step', ...base } as const);
+  try {
+    const applied = await tx.applyTransitions([rollout.request(transition, 'auto', decision.reason, decision.evidence)]);
+    return { events: applied.events, state: applied.state };
+  } catch (error) {
+    if (error instanceof BernsteinError && error.code === 'CONFLICT') return { events: [], state: await tx.loadState() };
+    throw error;
+  }
 }

@@ -1,18 +1,16 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canaryRole, openProject, routeTasks, type FileProject } from '@bernstein/canary-router';
+import { canaryRole, collectReport, escapeHtml, recordOutcomes, renderReport, routeTasks, type ReportData, type Rollout } from '@bernstein/rollout';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordOutcomes } from '../record.js';
-import { collectReport, type ReportData } from './collect.js';
-import { escapeHtml, renderReport } from './render.js';
+import { openFileRollout } from './open.js';
 
 const roots: string[] = [];
 afterEach(async () => {
   for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
 });
 
-async function project(config: string): Promise<FileProject> {
+async function project(config: string): Promise<Rollout> {
   next = 0;
   const root = await mkdtemp(join(tmpdir(), 'bernstein-report-'));
   roots.push(root);
@@ -23,7 +21,7 @@ async function project(config: string): Promise<FileProject> {
   await writeFile(join(root, '.sdd', 'config.yaml'), config);
   // Canary ids decide which tasks land on the canary: fixed ids make every run route alike.
   let canaries = 0;
-  return openProject(root, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
+  return openFileRollout(root, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
 }
 
 let next = 0;
@@ -32,7 +30,7 @@ let next = 0;
  * Route and record one task at a time (every outcome is evaluated on its own) until a transition
  * with the given action is applied, or `max` tasks.
  */
-async function runTasks(p: FileProject, max: number, passed: (arm: 'stable' | 'canary') => boolean, until?: string): Promise<void> {
+async function runTasks(p: Rollout, max: number, passed: (arm: 'stable' | 'canary') => boolean, until?: string): Promise<void> {
   for (let i = 0; i < max; i++) {
     const id = `t${next++}`;
     const [route] = await routeTasks(p, 'r', [id]);
@@ -94,7 +92,7 @@ describe('collectReport', () => {
   it('shows a running canary with its current decision', async () => {
     const p = await project('canary:\n  canary_percentage: 50\n  min_canary_tasks: 50\n');
     await routeTasks(p, 'r', ['init']);
-    await writeFile(join(p.paths.root, 'templates', 'roles', 'r', 'system_prompt.md'), 'v2\n');
+    await writeFile(join(p.root, 'templates', 'roles', 'r', 'system_prompt.md'), 'v2\n');
     await runTasks(p, 10, () => true);
     const data = await collectReport(p);
     expect(data.canaries[0]!.status).toBe('running');

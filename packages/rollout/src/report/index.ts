@@ -3,9 +3,9 @@
  * renderer (inline SVG + CSS, no script, no network).
  */
 import { writeFileAtomic } from '@bernstein/store';
-import type { FileProject } from '@bernstein/canary-router';
-import { collectReport, type CollectOptions, type ReportData } from './report/collect.js';
-import { renderReport } from './report/render.js';
+import type { Rollout } from '../rollout.js';
+import { collectReport, type CollectOptions, type ReportData } from './collect.js';
+import { renderReport } from './render.js';
 
 export {
   collectReport,
@@ -23,12 +23,12 @@ export {
   type ReportWindow,
   type RoleReport,
   type RoleVersionCounts,
-} from './report/collect.js';
-export { escapeHtml, renderReport } from './report/render.js';
+} from './collect.js';
+export { escapeHtml, renderReport } from './render.js';
 
 /** Collect, render and write the report atomically to `file`. Returns the data it drew. */
-export async function writeReport(project: FileProject, file: string, options: CollectOptions = {}): Promise<ReportData> {
-  const data = await collectReport(project, options);
+export async function writeReport(rollout: Rollout, file: string, options: CollectOptions = {}): Promise<ReportData> {
+  const data = await collectReport(rollout, options);
   await writeFileAtomic(file, renderReport(data));
   return data;
 }

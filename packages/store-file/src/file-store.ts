@@ -1,0 +1,454 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { BernsteinError, projectPaths, withProjectLock, type LockHandle, type ProjectPaths } from '@bernstein/store';
+import type { AssignmentRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
+import { applyTransition, canaryStateDocument, type AuditEvent, type CanaryState } from '@bernstein/canary-router';
+import {
+  foldInto,
+  openRollout,
+  type Rollout,
+  type RolloutOptions,
+  outboxEntryFor,
+  type AggregatesResult,
+  type AggregateState,
+  type AlertAttempt,
+  type AppliedTransitions,
+  type ApplyOptions,
+  type AuditCursor,
+  type AuditReadResult,
+  type LedgerPosition,
+  type LedgerReadResult,
+  type OpenStoreOptions,
+  type OutboxEntry,
+  type RolloutStore,
+  type StoreReader,
+  type StoreScope,
+  type StoreTransaction,
+  type TasksResult,
+  type TransitionRequest,
+} from '@bernstein/rollout';
+import { FileAggregates, type LoadedAggregates } from './aggregates-file.js';
+import { FileAuditLog } from './audit-file.js';
+import { FileLedger, LEDGER_START, type LedgerCursor } from './ledger-file.js';
+import { FileOutbox } from './outbox-file.js';
+import { FileRegistry } from './registry-file.js';
+import { FileTaskIndex } from './task-index.js';
+
+/**
+ * The `.sdd/` file adapter of the storage port. Byte offsets live here and nowhere else: ledger
+ * positions and audit cursors handed out are `<offset>:<line>` strings that only this adapter
+ * reads back. Every transaction takes the one project lock (`.sdd/lock`, inter-process), whatever
+ * its scope; reads take none (every replace is atomic and logs tolerate a torn tail).
+ */
+export class FileStore implements RolloutStore {
+  readonly kind = 'file';
+  readonly name: string;
+  readonly paths: ProjectPaths;
+  private readonly now: () => Date;
+  private readonly registry: FileRegistry;
+  private readonly ledger: FileLedger;
+  private readonly audit: FileAuditLog;
+  private readonly outbox: FileOutbox;
+  private readonly aggregateCache: FileAggregates;
+  private taskIndex: FileTaskIndex | undefined;
+  /** Set inside this store's transactions (to refuse nesting, which would deadlock). */
+  private readonly current = new AsyncLocalStorage<true>();
+  /** Transactions of this process run one after another before they contend for the file lock. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private active = 0;
+
+  private get inTransaction(): boolean {
+    return this.active > 0;
+  }
+
+  constructor(root: string, options: Omit<OpenStoreOptions, 'root'> = {}) {
+    this.paths = projectPaths(root);
+    this.name = this.paths.sdd;
+    this.now = options.now ?? (() => new Date());
+    this.registry = new FileRegistry(this.paths, this.now);
+    this.ledger = new FileLedger(this.paths);
+    this.audit = new FileAuditLog(this.paths);
+    this.outbox = new FileOutbox(this.paths);
+    this.aggregateCache = new FileAggregates(this.paths, this.ledger);
+  }
+
+  async transaction<T>(scope: StoreScope, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    void scope; // one project lock serves every scope
+    if (this.current.getStore()) throw new BernsteinError('INVALID_ARGUMENT', 'a file store transaction is not reentrant: pass the transaction down instead of opening another');
+    const run = () =>
+      withProjectLock(this.paths, (lock) =>
+        this.current.run(true, async () => {
+          this.active += 1;
+          const tx = new FileTransaction(this, lock);
+          try {
+            const result = await fn(tx);
+            await tx.commit();
+            return result;
+          } finally {
+            this.active -= 1;
+            // Lookups keep the ledger open; a long-lived process should not hold it between calls.
+            this.ledger.closeReader();
+          }
+        }),
+      );
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.ledger.closeReader();
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  getVersion(id: string): Promise<Version> {
+    return this.registry.get(id);
+  }
+
+  resolveVersion(idOrPrefix: string): Promise<VersionSummary> {
+    return this.registry.resolve(idOrPrefix);
+  }
+
+  listVersions(filter: { role?: string } = {}): Promise<VersionSummary[]> {
+    return this.registry.list(filter);
+  }
+
+  loadState(): Promise<CanaryState> {
+    return canaryStateDocument.load(this.paths.canaryState);
+  }
+
+  /** The ledger indexed by task id (.sdd/cache/tasks.idx), caught up with the file. */
+  async index(): Promise<FileTaskIndex> {
+    this.taskIndex ??= new FileTaskIndex(this.ledger, this.paths);
+    await this.taskIndex.catchUp();
+    return this.taskIndex;
+  }
+
+  async getTasks(taskIds: readonly string[]): Promise<TasksResult> {
+    const index = await this.index();
+    const found = new Map<string, TaskEntry>();
+    try {
+      for (const taskId of taskIds) {
+        if (found.has(taskId)) continue;
+        const entry = await index.get(taskId);
+        if (entry) found.set(taskId, entry);
+      }
+    } finally {
+      if (!this.inTransaction) this.ledger.closeReader();
+    }
+    return { tasks: found, warnings: [...index.warnings] };
+  }
+
+  async overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {
+    const open = new Map<string, AssignmentRecord>();
+    await this.ledger.read(LEDGER_START, (record) => {
+      if (filter.role !== undefined && record.role !== filter.role) return;
+      if (record.type === 'assign') {
+        open.delete(record.taskId);
+        open.set(record.taskId, record);
+      } else open.delete(record.taskId);
+    });
+    const due = [...open.values()].filter((a) => a.at < filter.routedBefore).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    return filter.limit === undefined ? due : due.slice(0, filter.limit);
+  }
+
+  async readLedger(from: LedgerPosition | null, onRecord: (record: LedgerRecord) => void): Promise<LedgerReadResult> {
+    const { cursor, warnings } = await this.ledger.read(from === null ? LEDGER_START : decodePosition(from, this.paths.ledger), (record) => onRecord(record));
+    return { position: encodePosition(cursor) as LedgerPosition, warnings };
+  }
+
+  async readAudit(options: { role?: string; after?: AuditCursor | null; limit?: number } = {}): Promise<AuditReadResult> {
+    const from = options.after ? decodePosition(options.after, this.paths.audit) : undefined;
+    const [read, state] = await Promise.all([
+      this.audit.read({ ...(options.role !== undefined ? { role: options.role } : {}), ...(from ? { from } : {}), ...(options.limit !== undefined ? { limit: options.limit } : {}) }),
+      this.loadState(),
+    ]);
+    let events = read.events;
+    if (read.complete) {
+      // The events of the state's latest revision, if a crash kept them out of the log (the next
+      // writer appends them; readers should not wait for that).
+      const lastRevision = await this.lastAuditRevision();
+      const pending = (state.lastEvents ?? []).filter((e) => e.revision > lastRevision && (options.role === undefined || e.role === options.role));
+      if (pending.length > 0) events = [...events, ...pending];
+    }
+    return { events, cursor: encodePosition(read.cursor) as AuditCursor, warnings: read.warnings };
+  }
+
+  /** The highest revision in the audit log, read incrementally (the log only grows). */
+  private auditHigh: { cursor: LedgerCursor; revision: number } = { cursor: LEDGER_START, revision: 0 };
+
+  private async lastAuditRevision(): Promise<number> {
+    let size = 0;
+    try {
+      size = (await stat(this.paths.audit)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    // Shorter than where we were: the log was replaced; start over.
+    if (size < this.auditHigh.cursor.offset) this.auditHigh = { cursor: LEDGER_START, revision: 0 };
+    if (size === this.auditHigh.cursor.offset) return this.auditHigh.revision;
+    const { events, cursor } = await this.audit.read({ from: this.auditHigh.cursor });
+    const revision = events.reduce((max, event) => Math.max(max, event.revision), this.auditHigh.revision);
+    this.auditHigh = { cursor, revision };
+    return revision;
+  }
+
+  async aggregates(keys?: readonly string[]): Promise<AggregatesResult> {
+    return toAggregatesResult(await this.aggregateCache.current({ saveIfFarBehind: !this.inTransaction }), keys);
+  }
+
+  async listAlerts(filter: { status?: OutboxEntry['status']; role?: string } = {}): Promise<OutboxEntry[]> {
+    const { entries } = await this.outbox.entries();
+    return [...entries.values()]
+      .filter((e) => (filter.status === undefined || e.status === filter.status) && (filter.role === undefined || e.role === filter.role))
+      .sort((a, b) => a.revision - b.revision);
+  }
+
+  async revision(): Promise<string> {
+    const hash = createHash('sha256');
+    for (const file of [this.paths.canaryState, this.paths.registry, this.paths.ledger, this.paths.audit, this.paths.outbox]) {
+      try {
+        const info = await stat(file);
+        hash.update(`${file}\0${info.size}\0${info.mtimeMs}\0${info.ino}\0`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new BernsteinError('IO_ERROR', `${file}: ${(error as Error).message}`);
+        hash.update(`${file}\0missing\0`);
+      }
+    }
+    return hash.digest('hex');
+  }
+
+  // ---- used by FileTransaction (under the lock) ---------------------------------------------
+
+  /** @internal */
+  get internals() {
+    return { registry: this.registry, ledger: this.ledger, audit: this.audit, outbox: this.outbox, aggregateCache: this.aggregateCache, now: this.now };
+  }
+
+  /**
+   * Load the state (the caller holds the lock) and make sure the audit log and the outbox hold
+   * what its latest revision wrote: a crash after the state write leaves them only in the state file.
+   */
+  /** @internal */
+  async recover(lock: LockHandle): Promise<CanaryState> {
+    const state = await this.loadState();
+    const pending = state.lastEvents ?? [];
+    if (pending.length === 0) return state;
+    const lastRevision = await this.lastAuditRevision();
+    const missing = pending.filter((event) => event.revision > lastRevision);
+    if (missing.length > 0) {
+      lock.assertHeld();
+      await this.audit.append(missing);
+    }
+    const { entries } = await this.outbox.entries();
+    const alerts = pending.map(outboxEntryFor).filter((e): e is OutboxEntry => e !== null && !entries.has(e.id));
+    if (alerts.length > 0) {
+      lock.assertHeld();
+      await this.outbox.append(alerts.map(FileOutbox.alertLine));
+    }
+    return state;
+  }
+}
+
+function toAggregatesResult(loaded: LoadedAggregates, keys: readonly string[] | undefined): AggregatesResult {
+  // Copies: callers fold into what they get (decisions see an outcome before it is written).
+  const pick = keys === undefined ? [...loaded.states.keys()] : keys.filter((k) => loaded.states.has(k));
+  const aggregates = new Map(pick.map((k) => [k, structuredClone(loaded.states.get(k)!)] as const));
+  return { aggregates, position: encodePosition(loaded.cursor) as LedgerPosition, warnings: loaded.warnings };
+}
+
+/** A unit of work under the project lock. Reads see its own writes (they go straight to the files). */
+class FileTransaction implements StoreTransaction {
+  private loadedAggregates: LoadedAggregates | undefined;
+  private aggregatesDirty = false;
+  private recovered = false;
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly lock: LockHandle,
+  ) {}
+
+  /** Save the derived aggregates the appends changed. */
+  async commit(): Promise<void> {
+    if (this.loadedAggregates && this.aggregatesDirty) {
+      this.lock.assertHeld();
+      await this.store.internals.aggregateCache.save(this.loadedAggregates);
+    }
+  }
+
+  getVersion(id: string) {
+    return this.store.getVersion(id);
+  }
+  resolveVersion(idOrPrefix: string) {
+    return this.store.resolveVersion(idOrPrefix);
+  }
+  listVersions(filter?: { role?: string }) {
+    return this.store.listVersions(filter);
+  }
+  async loadState() {
+    if (!this.recovered) {
+      this.recovered = true;
+      return this.store.recover(this.lock);
+    }
+    return this.store.loadState();
+  }
+  getTasks(taskIds: readonly string[]) {
+    return this.store.getTasks(taskIds);
+  }
+  overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }) {
+    return this.store.overdueAssignments(filter);
+  }
+  readLedger(from: LedgerPosition | null, onRecord: (record: LedgerRecord) => void) {
+    return this.store.readLedger(from, onRecord);
+  }
+  readAudit(options?: { role?: string; after?: AuditCursor | null; limit?: number }) {
+    return this.store.readAudit(options);
+  }
+  async aggregates(keys?: readonly string[]): Promise<AggregatesResult> {
+    return toAggregatesResult(await this.currentAggregates(), keys);
+  }
+  listAlerts(filter?: { status?: OutboxEntry['status']; role?: string }) {
+    return this.store.listAlerts(filter);
+  }
+  revision() {
+    return this.store.revision();
+  }
+
+  private async currentAggregates(): Promise<LoadedAggregates> {
+    this.loadedAggregates ??= await this.store.internals.aggregateCache.current({ saveIfFarBehind: false });
+    return this.loadedAggregates;
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  registerVersion(bundle: RoleBundle, origin?: VersionOrigin): Promise<RegisterResult> {
+    return this.store.internals.registry.register(bundle, origin);
+  }
+
+  async applyTransitions(requests: readonly TransitionRequest[], options: ApplyOptions = {}): Promise<AppliedTransitions> {
+    let state = await this.store.recover(this.lock);
+    this.recovered = true;
+    const events: AuditEvent[] = [];
+    for (const request of requests) {
+      const result = applyTransition(state, request.transition, {
+        now: request.at,
+        actor: request.actor,
+        reason: request.reason,
+        evidence: request.evidence ?? null,
+        newCanaryId: request.newCanaryId,
+      });
+      state = result.doc;
+      events.push(result.event);
+    }
+    const observed = options.observedDisk;
+    const diskChanged = observed !== undefined && state.disk?.[observed.role] !== observed.versionId;
+    if (events.length === 0 && !diskChanged) return { state, events, alerts: [] };
+    // The state file carries the events of its latest revision, so that a crash between the
+    // state write and the audit / outbox appends is repaired by the next writer (see recover()).
+    let next: CanaryState = events.length > 0 ? { ...state, lastEvents: events } : state;
+    if (observed && diskChanged) next = { ...next, disk: { ...next.disk, [observed.role]: observed.versionId } };
+    const alerts = events.map(outboxEntryFor).filter((e): e is OutboxEntry => e !== null);
+    const { audit, outbox } = this.store.internals;
+    this.lock.assertHeld();
+    await canaryStateDocument.save(this.store.paths.canaryState, next);
+    await audit.append(events);
+    await outbox.append(alerts.map(FileOutbox.alertLine));
+    return { state: next, events, alerts };
+  }
+
+  async appendAssignments(records: readonly AssignmentRecord[]): Promise<void> {
+    await this.append(records);
+  }
+
+  async appendOutcomes(records: readonly OutcomeRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const index = await this.store.index();
+    const taken = new Set<string>();
+    for (const outcome of records) {
+      const entry = await index.get(outcome.taskId);
+      if (!entry) throw new BernsteinError('TASK_UNKNOWN', `task "${outcome.taskId}" was never routed`, { taskId: outcome.taskId });
+      if (entry.outcome || taken.has(outcome.taskId)) throw new BernsteinError('DUPLICATE_OUTCOME', `task "${outcome.taskId}" already has an outcome`, { taskId: outcome.taskId });
+      const a = entry.assignment;
+      if (a.role !== outcome.role || a.arm !== outcome.arm || a.versionId !== outcome.versionId || a.canaryId !== outcome.canaryId || a.epoch !== outcome.epoch) {
+        throw new BernsteinError('INVALID_ARGUMENT', `the outcome of task "${outcome.taskId}" does not match its latest assignment (role ${a.role}, arm ${a.arm}, version ${a.versionId})`, {
+          taskId: outcome.taskId,
+        });
+      }
+      taken.add(outcome.taskId);
+    }
+    await this.append(records);
+  }
+
+  /** Append to the ledger through the task index, and fold the records into the aggregates. */
+  private async append(records: readonly LedgerRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const aggregates = await this.currentAggregates();
+    const index = await this.store.index();
+    this.lock.assertHeld();
+    await index.append(records);
+    foldInto(aggregates.states, records);
+    aggregates.cursor = index.cursor;
+    this.aggregatesDirty = true;
+  }
+
+  async appendAuditNotes(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    this.lock.assertHeld();
+    await this.store.internals.audit.append(events);
+  }
+
+  async claimAlerts(options: { holder: string; leaseMs: number; limit?: number }): Promise<OutboxEntry[]> {
+    const { outbox, now } = this.store.internals;
+    const { entries } = await outbox.entries();
+    const at = now();
+    const until = new Date(at.getTime() + options.leaseMs).toISOString();
+    const claimable = [...entries.values()]
+      .filter((e) => e.status === 'pending' && (e.claim === null || Date.parse(e.claim.until) < at.getTime()))
+      .sort((a, b) => a.revision - b.revision)
+      .slice(0, options.limit ?? Number.POSITIVE_INFINITY);
+    if (claimable.length === 0) return [];
+    this.lock.assertHeld();
+    await outbox.append(claimable.map((e) => FileOutbox.claimLine(e.id, options.holder, until)));
+    return claimable.map((e) => ({ ...e, claim: { holder: options.holder, until } }));
+  }
+
+  async completeAlert(id: string, holder: string, result: { attempts: readonly AlertAttempt[]; status: OutboxEntry['status'] }): Promise<OutboxEntry> {
+    const { outbox } = this.store.internals;
+    const { entries } = await outbox.entries();
+    const entry = entries.get(id);
+    if (!entry) throw new BernsteinError('INVALID_ARGUMENT', `no alert ${id} in the outbox`, { id });
+    if (entry.claim?.holder !== holder) {
+      throw new BernsteinError('CONFLICT', `alert ${id} is no longer claimed by ${holder} (its lease expired and ${entry.claim ? `${entry.claim.holder} took it over` : 'it was released'})`, { id });
+    }
+    this.lock.assertHeld();
+    await outbox.append([FileOutbox.completeLine(id, holder, result.attempts, result.status)]);
+    return { ...entry, attempts: [...entry.attempts, ...result.attempts], status: result.status, claim: null };
+  }
+}
+
+function encodePosition(cursor: LedgerCursor): string {
+  return `${cursor.offset}:${cursor.line}`;
+}
+
+function decodePosition(position: string, file: string): LedgerCursor {
+  const match = /^(\d+):(\d+)$/.exec(position);
+  if (!match) throw new BernsteinError('INVALID_ARGUMENT', `invalid position "${position}" for ${file}: expected one this store handed out`);
+  return { offset: Number(match[1]), line: Number(match[2]) };
+}
+
+/** The adapter's opener (StoreOpener): the `.sdd/` folder of `root`. */
+export async function openFileStore(root: string, options: Partial<OpenStoreOptions> = {}): Promise<FileStore> {
+  return new FileStore(root, options.now ? { now: options.now } : {});
+}
+
+export type { AggregateState };
+
+/**
+ * The services over the `.sdd/` files of `root` in one call: what a library user on one machine
+ * wants (`routeTasks(openFileRollout('.'), 'backend', ['T-1'])`).
+ */
+export function openFileRollout(root: string, options: Omit<RolloutOptions, 'root' | 'store'> = {}): Rollout {
+  return openRollout({ root, store: new FileStore(root, options.now ? { now: options.now } : {}), ...options });
+}

@@ -1,0 +1,1 @@
+export { openFileRollout } from '../src/index.js';

@@ -1,0 +1,5 @@
+/**
+ * @bernstein/test-utils: what the workspace's tests share. Private; never published.
+ */
+export { seededRandom, suiteSeed } from './random.js';
+export { makeProject, writeRoleFile } from './project.js';

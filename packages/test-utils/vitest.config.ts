@@ -1,0 +1,3 @@
+import { bernsteinProject } from '../../vitest.shared.ts';
+
+export default bernsteinProject('test-utils');
