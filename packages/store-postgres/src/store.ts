@@ -35,6 +35,7 @@ import {
   type StoreReader,
   type StoreScope,
   type StoreTransaction,
+  type TasksResult,
   type TransitionRequest,
 } from '@bernstein/rollout';
 import { isConnectionLoss, storeError } from './errors.js';
@@ -153,9 +154,9 @@ class PgReader implements StoreReader {
     return stateFromRows(rows);
   }
 
-  async getTasks(taskIds: readonly string[]): Promise<Map<string, TaskEntry>> {
+  async getTasks(taskIds: readonly string[]): Promise<TasksResult> {
     const found = new Map<string, TaskEntry>();
-    if (taskIds.length === 0) return found;
+    if (taskIds.length === 0) return { tasks: found, warnings: [] };
     const unique = [...new Set(taskIds)];
     for (let i = 0; i < unique.length; i += PAGE_ROWS) {
       const { rows } = await this.query<{ task_id: string; assignment: string; outcome: string | null }>(
@@ -166,7 +167,7 @@ class PgReader implements StoreReader {
         found.set(row.task_id, { assignment: JSON.parse(row.assignment) as AssignmentRecord, outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as OutcomeRecord) });
       }
     }
-    return found;
+    return { tasks: found, warnings: [] };
   }
 
   async overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {

@@ -42,7 +42,7 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL adapter', () => {
       const versionId = await initRole(store, role);
       const ids = ["t'1", 't"2', 't\\3', 't$1 %_4', 'ünïcødé-\u{1F680}', 'x'.repeat(512)];
       await store.transaction({ roles: [role] }, (tx) => tx.appendAssignments(ids.map((id) => assignment(role, id, versionId))));
-      const tasks = await store.getTasks(ids);
+      const { tasks } = await store.getTasks(ids);
       expect([...tasks.keys()].sort()).toEqual([...ids].sort());
       const reason = 'because\u0000 of "quotes" and \\backslashes\\ and \u2028 lines';
       await store.transaction({ roles: [role] }, (tx) =>
@@ -74,7 +74,7 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL adapter', () => {
       await store.transaction({ roles: ['qa'] }, (tx) => tx.appendOutcomes([outcomeOf(a, true)]));
       const second = store.transaction({ roles: ['qa'] }, (tx) => tx.appendOutcomes([outcomeOf(assignment('qa', 'T-2', v), true), outcomeOf(a, false)]));
       await expect(second).rejects.toMatchObject({ code: 'DUPLICATE_OUTCOME' });
-      expect((await store.getTasks(['T-2'])).get('T-2')?.outcome).toBeNull();
+      expect((await store.getTasks(["T-2"])).tasks.get("T-2")?.outcome).toBeNull();
       // The constraint: a hand-written second outcome row for the same assignment cannot commit.
       const client = await store.connect('test');
       const raw = client

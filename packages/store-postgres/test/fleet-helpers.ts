@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { foldInto, type AuditEvent } from '@bernstein/rollout';
+import { foldInto } from '@bernstein/rollout';
+import type { AuditEvent } from '@bernstein/canary-router';
 import type { LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
 import type { PostgresStore } from '../src/store.ts';
 

@@ -23,6 +23,8 @@ export interface RouteResult {
 export interface RouteOptions {
   /** A label known at routing time (task type, complexity), stored with each new assignment. */
   stratum?: string;
+  /** Receives warnings about the bundle on disk (e.g. a host whose templates are behind the fleet), each once per Rollout. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
   const config = await rollout.config();
 
   const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
-    const state = await syncRoleWithDisk(rollout, tx, role);
+    const state = await syncRoleWithDisk(rollout, tx, role, options.onWarning ? { onWarning: options.onWarning } : {});
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle in ${join(config.templates, role)}`, { role });
@@ -107,10 +109,10 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 }
 
 /**
- * Register the role's bundle on disk and apply SPEC routing rule 2, inside `tx` (scoped to the
- * role). Returns the state after any automatic transition.
+ * Register the role's bundle on disk and apply SPEC routing rules 2 and 9, inside `tx` (scoped to
+ * the role). Returns the state after any automatic transition.
  */
-export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string): Promise<CanaryState> {
+export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, role: string, options: Pick<RouteOptions, 'onWarning'> = {}): Promise<CanaryState> {
   const config = await rollout.config();
   const state = await tx.loadState();
   const roleState = state.roles[role];
@@ -125,7 +127,17 @@ export async function syncRoleWithDisk(rollout: Rollout, tx: StoreTransaction, r
   const { version } = await tx.registerVersion(bundle);
   // Routing acts on a bundle once: unchanged since last time means nothing to do.
   if (state.disk?.[role] === version.id && roleState?.stable) return state;
-  const plan = planBundleChange(roleState, version.id, config);
+  // A shared store (fleet mode) serves many hosts' checkouts: SPEC routing rule 9.
+  const plan = planBundleChange(roleState, version.id, config, { shared: rollout.store.kind !== 'file' });
+  if (plan === 'behind' && roleState?.stable) {
+    const what = roleState.rejected.includes(version.id) ? 'was rolled back' : 'the role had as stable before';
+    rollout.warnOnce(
+      `behind:${role}:${version.id}`,
+      `this host's templates are behind the fleet: the bundle of role "${role}" on disk is version ${version.id}, which ${what}; serving the fleet's stable ${roleState.stable} (nothing was released or canaried; update this checkout)`,
+      options.onWarning,
+    );
+    return state;
+  }
   const requests: TransitionRequest[] = [];
   const transition = (t: Transition, reason: string) => requests.push(rollout.request(t, 'auto', reason));
   // A canary of another version is running: leave the new bundle for when it ends.
