@@ -761,11 +761,22 @@ export class PostgresStore extends PgReader implements RolloutStore {
   /** A pooled connection, for migrations and bulk work (import, export). */
   async connect(doing: string): Promise<pg.PoolClient> {
     if (this.closed) throw new BernsteinError('INVALID_ARGUMENT', `${this.location.display}: the store was closed`);
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (error) {
       throw storeError(this.location, error, doing);
     }
+    // A checked-out connection that dies (server restart) emits 'error' besides failing its query;
+    // the failed query is where it is handled, so the event must not crash the process.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    const release = client.release.bind(client);
+    client.release = (error?: Error | boolean) => {
+      client.removeListener('error', ignore);
+      return release(error);
+    };
+    return client;
   }
 
   async transaction<T>(scope: StoreScope, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
