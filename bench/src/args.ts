@@ -1,4 +1,4 @@
-export const SECTIONS = ['routing', 'decisions', 'startup', 'scale', 'write'] as const;
+export const SECTIONS = ['routing', 'decisions', 'startup', 'scale', 'write', 'postgres'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

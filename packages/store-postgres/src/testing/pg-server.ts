@@ -26,6 +26,8 @@ export interface PgServer {
   createDatabase(name?: string): Promise<string>;
   /** `pg_ctl restart -m immediate`: the server crashes and recovers from its WAL. */
   restartImmediate(): void;
+  /** `pg_ctl restart -m fast`: a clean restart (shared buffers empty afterwards). */
+  restartFast(): void;
   /** `pg_ctl stop -m immediate` (the server is down until `start()`). */
   stopImmediate(): void;
   start(): void;
@@ -187,6 +189,10 @@ export async function startPgServer(options: StartOptions = {}): Promise<PgServe
     restartImmediate() {
       const flags = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
       run(pgCtl, ['-D', data, '-l', logFile, '-w', '-t', '60', '-m', 'immediate', '-o', flags, 'restart'], 'pg_ctl restart -m immediate', logFile);
+    },
+    restartFast() {
+      const flags = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
+      run(pgCtl, ['-D', data, '-l', logFile, '-w', '-t', '60', '-m', 'fast', '-o', flags, 'restart'], 'pg_ctl restart -m fast', logFile);
     },
     stopImmediate() {
       run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop'], 'pg_ctl stop -m immediate', logFile);
