@@ -18,7 +18,7 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 beforeAll(() => {
   if (!existsSync(binPath())) throw new Error(`the bernstein bin is not built (${binPath()}); run \`pnpm build\` first`);
-  if (!existsSync(join(REPO_ROOT, 'packages', 'quality-compare', 'src', 'core.ts'))) throw new Error('the quality-compare statistics core is missing');
+  if (!existsSync(join(REPO_ROOT, 'packages', 'quality-compare', 'src', 'index.ts'))) throw new Error('the quality-compare statistics core is missing');
 });
 const servers: WebhookServer[] = [];
 afterAll(async () => {

@@ -79,6 +79,22 @@ const LEDGER_READERS: Command[] = ['route', 'record'];
 const AUDIT_READERS: Command[] = ['history', 'config-canary', 'percentage'];
 const AGGREGATE_READERS: Command[] = ['status', 'record', 'evaluate'];
 
+/** The derived aggregates cache, damaged: rebuilt from the ledger by whoever reads it, never an error. */
+const AGGREGATE_DAMAGES: Array<[string, (b: Buffer) => Buffer | string]> = [
+  ['truncated', (b) => b.subarray(0, Math.floor(b.length / 2))],
+  ['empty', () => ''],
+  ['garbage bytes', () => Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 131 + 7) % 256))],
+  ['schemaVersion 99', (b) => JSON.stringify({ ...JSON.parse(b.toString('utf8')), schemaVersion: 99 })],
+  ['a JSON array', () => '[]\n'],
+  ['negative task counts', (b) => {
+    const d = JSON.parse(b.toString('utf8'));
+    (Object.values(d.states) as any[]).find((s) => Object.keys(s.epochs).length > 0).epochs['0'].stable.tasks = -5;
+    return JSON.stringify(d);
+  }],
+  ['a cursor past the end of the ledger', (b) => JSON.stringify({ ...JSON.parse(b.toString('utf8')), cursor: { offset: 10_000_000, line: 99_999 } })],
+  ['the version 1 layout of an older release', () => JSON.stringify({ schemaVersion: 1, cursor: { offset: 0, line: 1 }, canaries: {}, stable: {} })],
+];
+
 const garbage = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 131 + 7) % 256));
 const half = (b: Buffer) => b.subarray(0, Math.floor(b.length / 2));
 const editJson = (fn: (doc: any, g: Golden) => void) => (b: Buffer, g: Golden) => {
@@ -126,10 +142,6 @@ function damages(g: Golden): Damage[] {
     ['revision negative', editJson((d) => (d.revision = -1))],
   ]);
   out.push({ file: sdd('config', 'canary.json'), kind: 'canary state: hand-edited, stable names a version that is not registered', apply: editJson((d) => (d.roles.alpha.stable = 'aaaaaaaaaaaa')), mustFail: ['route'], schemaValid: true });
-  json(sdd('cache', 'aggregates.json'), 'aggregates', AGGREGATE_READERS, [
-    ['negative task counts', editJson((d) => (Object.values<any>(d.canaries)[0].epochs['0'].stable.tasks = -5))],
-    ['a cursor past the end of the ledger', editJson((d) => (d.cursor.offset = 10_000_000))],
-  ]);
   // Logs: damage in the middle (line 3) is corruption; the file's last line stays intact.
   for (const [name, readers] of [
     ['ledger.jsonl', LEDGER_READERS],
@@ -280,6 +292,26 @@ describe('corruption: damaged files are reported, never used, never rewritten', 
     console.info(
       `[reliability] corruption: ${list.length} damaged files (${new Set(list.map((d) => d.file.split('/.sdd/')[1])).size} files under .sdd/) x ${ALL.length} commands = ${prepared.length} runs in-process + ${binCases.length} through the bin; ${failures.length} problems`,
     );
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('a damaged aggregates cache (derived) is rebuilt from the ledger: the commands that read it succeed and agree with an intact one', { timeout: scale(240_000, 1_800_000) }, async () => {
+    const expected = JSON.parse((await binOk(Project.copyOf(golden.project, 'bernstein-corrupt-'), ['canary', 'status', '--json'])).stdout);
+    const failures: string[] = [];
+    for (const [kind, apply] of AGGREGATE_DAMAGES) {
+      for (const command of AGGREGATE_READERS) {
+        const project = Project.copyOf(golden.project, 'bernstein-corrupt-');
+        const file = project.sdd('cache', 'aggregates.json');
+        writeFileSync(file, apply(readFileSync(file)));
+        rmSync(project.sdd('cache', 'status.json'), { force: true });
+        const result = await runBin(project.dir, COMMANDS[command](golden), { timeoutMs: 60_000 });
+        if (result.code !== 0 || STACK_FRAME.test(result.stderr)) failures.push(`[${kind}] ${command}: exit ${result.code}: ${result.stderr.trim().slice(0, 300)}`);
+        if (command === 'status' && result.code === 0) {
+          const status = JSON.parse((await binOk(project, ['canary', 'status', '--json'])).stdout);
+          if (JSON.stringify(status) !== JSON.stringify(expected)) failures.push(`[${kind}] status after the rebuild differs from an intact cache's`);
+        }
+      }
+    }
     expect(failures, failures.join('\n')).toEqual([]);
   });
 

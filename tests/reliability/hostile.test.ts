@@ -228,15 +228,17 @@ describe('hostile input: huge inputs', () => {
       }
       if (args[1] === 'canary' && args[2] === '--role') {
         // a percentage change of the running canary does not read the bundle
-        expect([0, 1]).toContain(r.code);
+        expect(r.code, describeRun(r)).toBe(0);
+        expect(project.state().roles.alpha.canary.percentage).toBe(30);
         continue;
       }
       expect(r.code, describeRun(r)).toBe(1);
       expect(r.stderr, describeRun(r)).toMatch(/huge_prompt\.md is 50\.0 MiB; prompt files are limited to 8 MiB/);
+      // A refused command changed nothing.
+      expect(snapshotDiff(before, sddSnapshot(project)), describeRun(r)).toEqual([]);
     }
     rmSync(big);
     expect(ledgerFacts(project).assigns.has('big-1')).toBe(false);
-    void before;
     console.info(`[reliability] 50 MB prompt file: ${figures.join('; ')}`);
   });
 
