@@ -310,6 +310,7 @@ describe('corruption: damaged files are reported, never used, never rewritten', 
           const status = JSON.parse((await binOk(project, ['canary', 'status', '--json'])).stdout);
           if (JSON.stringify(status) !== JSON.stringify(expected)) failures.push(`[${kind}] status after the rebuild differs from an intact cache's`);
         }
+        rmSync(project.home, { recursive: true, force: true });
       }
     }
     expect(failures, failures.join('\n')).toEqual([]);

@@ -47,7 +47,7 @@ describe('crash windows', () => {
 
     const history = await binOk(project, ['canary', 'history', '--json']);
     const lastLogged = JSON.parse(history.stdout).events.at(-1);
-    // Repair on the next transition (FileProject.recover) must leave it there exactly once.
+    // Repair on the next transition (the file adapter's recovery) must leave it there exactly once.
     await binOk(project, ['config', 'canary', '--role', 'alpha', '--percentage', '40']);
     const audit = auditFacts(project);
     expect(audit.transitions.filter((e) => e.revision === revision)).toHaveLength(1);

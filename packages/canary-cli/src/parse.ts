@@ -1,4 +1,5 @@
-import { BernsteinError } from '@bernstein/store';
+import { BernsteinError, formatZodIssues } from '@bernstein/store';
+import { CANARY_POLICIES, StepsSchema, type CanaryPolicy } from '@bernstein/canary-router';
 
 /** A percentage given on the command line: a plain decimal number from 0 to 100. */
 export function parsePercentage(text: string, flag = '--percentage'): number {
@@ -9,20 +10,21 @@ export function parsePercentage(text: string, flag = '--percentage'): number {
   return value;
 }
 
-/** `5,25,50,100`: strictly increasing percentages, each in (0, 100]. */
+/** `5,25,50,100`: the ramp rule of the config and the `start` transition (StepsSchema), from the command line. */
 export function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => parsePercentage(part, '--steps'));
-  if (steps.length === 0) throw new BernsteinError('INVALID_ARGUMENT', '--steps needs at least one percentage');
-  for (let i = 0; i < steps.length; i++) {
-    if (steps[i]! <= 0) throw new BernsteinError('INVALID_ARGUMENT', `--steps: every step must be above 0, got ${steps[i]}`);
-    if (i > 0 && steps[i]! <= steps[i - 1]!) throw new BernsteinError('INVALID_ARGUMENT', `--steps must increase strictly, got ${text}`);
+  const checked = StepsSchema.safeParse(steps);
+  if (!checked.success) {
+    throw new BernsteinError('INVALID_ARGUMENT', `--steps must increase strictly, every step above 0 and at most 100; ${text}: ${formatZodIssues(checked.error.issues)}`);
   }
-  return steps;
+  return checked.data;
 }
 
-export function parsePolicy(text: string): 'sequential' | 'threshold' {
-  if (text === 'sequential' || text === 'threshold') return text;
-  throw new BernsteinError('INVALID_ARGUMENT', `--policy must be "sequential" or "threshold", got "${text}"`);
+/** One of the judge's policies (CANARY_POLICIES). */
+export function parsePolicy(text: string): CanaryPolicy {
+  const policy = CANARY_POLICIES.find((p) => p === text);
+  if (policy) return policy;
+  throw new BernsteinError('INVALID_ARGUMENT', `--policy must be ${CANARY_POLICIES.map((p) => `"${p}"`).join(' or ')}, got "${text}"`);
 }
 
 /** A non-negative finite number (cost, duration). */

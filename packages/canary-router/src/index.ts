@@ -45,6 +45,7 @@ export {
   isRejected,
   isVersionId,
   nextStepPercentage,
+  stepRestartsEvidence,
   type Canary,
   type CanaryState,
   type EpochRecord,

@@ -17,8 +17,11 @@ export {
 } from './bundle.js';
 export { canonicalBundle, hashBundle, VERSION_ID_LENGTH, type BundleHash } from './hash.js';
 export {
+  isVersionId,
   resolvePrefix,
   MIN_PREFIX_LENGTH,
+  VersionHashSchema,
+  VersionIdSchema,
   RegistryDocumentSchema,
   VersionOriginSchema,
   VersionSummarySchema,

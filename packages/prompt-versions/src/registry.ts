@@ -10,8 +10,19 @@ export const VersionOriginSchema = z.discriminatedUnion('kind', [
 ]);
 export type VersionOrigin = z.infer<typeof VersionOriginSchema>;
 
-const HexId = z.string().regex(/^[0-9a-f]{12}$/);
-const Hash = z.string().regex(/^[0-9a-f]{64}$/);
+const VERSION_ID_RE = /^[0-9a-f]{12}$/;
+
+/** A version id: the first 12 lowercase hex chars of the bundle's SHA-256 (SPEC, Words). The one definition. */
+export const VersionIdSchema = z.string().regex(VERSION_ID_RE, 'expected a version id (12 lowercase hex chars)');
+/** A version hash: the full SHA-256, 64 lowercase hex chars. */
+export const VersionHashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected a version hash (64 lowercase hex chars)');
+
+export function isVersionId(value: string): boolean {
+  return VERSION_ID_RE.test(value);
+}
+
+const HexId = VersionIdSchema;
+const Hash = VersionHashSchema;
 
 /** What the registry index keeps per version (the content lives in its own file). */
 export const VersionSummarySchema = z.object({

@@ -45,6 +45,7 @@ export {
   type AlertPayload,
   type OutboxEntry,
 } from './core/outbox.js';
+export { AuditEvidenceSchema, parseAuditEvidence, type AuditEvidence } from './core/evidence.js';
 export { openRollout, Rollout, type RolloutOptions } from './rollout.js';
 export { routeTasks, syncRoleWithDisk, type RouteOptions, type RouteResult } from './services/route.js';
 export { scanVersions, type ScannedVersion } from './services/scan.js';
@@ -60,7 +61,7 @@ export {
   type ManualOptions,
   type StartOptions,
 } from './services/lifecycle.js';
-export { canaryWindow, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export { canaryWindow, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
 export {
   assertRecordable,
   ndjsonItems,

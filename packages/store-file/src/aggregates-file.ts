@@ -105,7 +105,7 @@ export class FileAggregates {
         async (lock) => {
           const { file } = await this.loadSaved();
           if (file.foldVersion === AGGREGATE_FOLD_VERSION && file.cursor.offset >= aggregates.cursor.offset) return;
-          lock.assertHeld();
+          await lock.assertHeld();
           await this.save(aggregates);
         },
         { timeoutMs: 250 },

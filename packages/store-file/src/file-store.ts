@@ -239,13 +239,13 @@ export class FileStore implements RolloutStore {
     const lastRevision = await this.lastAuditRevision();
     const missing = pending.filter((event) => event.revision > lastRevision);
     if (missing.length > 0) {
-      lock.assertHeld();
+      await lock.assertHeld();
       await this.audit.append(missing);
     }
     const { entries } = await this.outbox.entries();
     const alerts = pending.map(outboxEntryFor).filter((e): e is OutboxEntry => e !== null && !entries.has(e.id));
     if (alerts.length > 0) {
-      lock.assertHeld();
+      await lock.assertHeld();
       await this.outbox.append(alerts.map(FileOutbox.alertLine));
     }
     return state;
@@ -273,7 +273,7 @@ class FileTransaction implements StoreTransaction {
   /** Save the derived aggregates the appends changed. */
   async commit(): Promise<void> {
     if (this.loadedAggregates && this.aggregatesDirty) {
-      this.lock.assertHeld();
+      await this.lock.assertHeld();
       await this.store.internals.aggregateCache.save(this.loadedAggregates);
     }
   }
@@ -351,7 +351,7 @@ class FileTransaction implements StoreTransaction {
     if (observed && diskChanged) next = { ...next, disk: { ...next.disk, [observed.role]: observed.versionId } };
     const alerts = events.map(outboxEntryFor).filter((e): e is OutboxEntry => e !== null);
     const { audit, outbox } = this.store.internals;
-    this.lock.assertHeld();
+    await this.lock.assertHeld();
     await canaryStateDocument.save(this.store.paths.canaryState, next);
     await audit.append(events);
     await outbox.append(alerts.map(FileOutbox.alertLine));
@@ -386,7 +386,7 @@ class FileTransaction implements StoreTransaction {
     if (records.length === 0) return;
     const aggregates = await this.currentAggregates();
     const index = await this.store.index();
-    this.lock.assertHeld();
+    await this.lock.assertHeld();
     await index.append(records);
     foldInto(aggregates.states, records);
     aggregates.cursor = index.cursor;
@@ -395,7 +395,7 @@ class FileTransaction implements StoreTransaction {
 
   async appendAuditNotes(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    this.lock.assertHeld();
+    await this.lock.assertHeld();
     await this.store.internals.audit.append(events);
   }
 
@@ -409,7 +409,7 @@ class FileTransaction implements StoreTransaction {
       .sort((a, b) => a.revision - b.revision)
       .slice(0, options.limit ?? Number.POSITIVE_INFINITY);
     if (claimable.length === 0) return [];
-    this.lock.assertHeld();
+    await this.lock.assertHeld();
     await outbox.append(claimable.map((e) => FileOutbox.claimLine(e.id, options.holder, until)));
     return claimable.map((e) => ({ ...e, claim: { holder: options.holder, until } }));
   }
@@ -422,7 +422,7 @@ class FileTransaction implements StoreTransaction {
     if (entry.claim?.holder !== holder) {
       throw new BernsteinError('CONFLICT', `alert ${id} is no longer claimed by ${holder} (its lease expired and ${entry.claim ? `${entry.claim.holder} took it over` : 'it was released'})`, { id });
     }
-    this.lock.assertHeld();
+    await this.lock.assertHeld();
     await outbox.append([FileOutbox.completeLine(id, holder, result.attempts, result.status)]);
     return { ...entry, attempts: [...entry.attempts, ...result.attempts], status: result.status, claim: null };
   }

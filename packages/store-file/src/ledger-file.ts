@@ -36,7 +36,7 @@ export class FileLedger implements LedgerStore {
   async append(records: readonly LedgerRecord[]): Promise<void> {
     if (records.length === 0) return;
     await withProjectLock(this.paths, async (lock) => {
-      lock.assertHeld();
+      await lock.assertHeld();
       await appendRecords(this.paths.ledger, records);
     });
   }

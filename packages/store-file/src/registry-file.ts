@@ -13,11 +13,11 @@ import {
   type Version,
   type VersionOrigin,
   type VersionSummary,
+  VersionHashSchema,
+  VersionIdSchema,
 } from '@bernstein/prompt-versions';
 import { z } from 'zod';
 
-const HexId = z.string().regex(/^[0-9a-f]{12}$/);
-const Hash = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const registryDocument = defineJsonDocument({
   label: 'prompt version registry',
@@ -27,7 +27,7 @@ export const registryDocument = defineJsonDocument({
 });
 
 /** `.sdd/versions/<id>.json`: the immutable content of one version. */
-export const VersionContentSchema = RoleBundleSchema.extend({ schemaVersion: z.literal(1), id: HexId, hash: Hash });
+export const VersionContentSchema = RoleBundleSchema.extend({ schemaVersion: z.literal(1), id: VersionIdSchema, hash: VersionHashSchema });
 export const versionContentDocument = defineJsonDocument({
   label: 'version content',
   schema: VersionContentSchema,
@@ -85,7 +85,7 @@ export class FileRegistry implements RegistryStore {
         model: bundle.model,
       };
       // Content first: the index never names a version whose content is missing.
-      lock.assertHeld();
+      await lock.assertHeld();
       await writeJsonAtomic(this.contentFile(id), { schemaVersion: 1, id, hash, role: bundle.role, files: bundle.files, model: bundle.model });
       const history = document.roles[bundle.role]?.history ?? [];
       const next: RegistryDocument = {
@@ -93,7 +93,7 @@ export class FileRegistry implements RegistryStore {
         versions: { ...document.versions, [id]: summary },
         roles: { ...document.roles, [bundle.role]: { history: [...history, { versionId: id, at, origin }] } },
       };
-      lock.assertHeld();
+      await lock.assertHeld();
       await registryDocument.save(this.paths.registry, next);
       return { version: summary, isNew: true };
     });

@@ -293,7 +293,7 @@ export class FileTaskIndex implements TaskIndex {
     file.writeDoubleLE(written, 24);
     fingerprint(this.paths.ledger, this.cursor_.offset).copy(file, 32);
     await withProjectLock(this.paths, async (lock) => {
-      lock.assertHeld();
+      await lock.assertHeld();
       await writeFileAtomic(this.paths.taskIndex, file);
     });
     this.base = file.subarray(HEADER_BYTES);

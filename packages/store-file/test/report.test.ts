@@ -41,6 +41,21 @@ async function runTasks(p: Rollout, max: number, passed: (arm: 'stable' | 'canar
 }
 
 describe('collectReport', () => {
+  it('draws the windows the router judged: the step to 100 % keeps the evidence of the step before it', async () => {
+    const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
+    await routeTasks(p, 'r', ['init']);
+    await canaryRole(p, 'r', { model: 'big', steps: [50, 100] });
+    await runTasks(p, 200, () => true, 'step');
+    const state = await p.store.loadState();
+    const canary = state.roles.r!.canary!;
+    // The router pools the 50 % and 100 % epochs in one window ...
+    expect(canary.percentage).toBe(100);
+    expect(canary.evidenceFromEpoch).toBe(0);
+    // ... and so does the report.
+    const [c] = (await collectReport(p)).canaries;
+    expect(c!.windows.map((w) => w.percentages)).toEqual([[50, 100]]);
+  });
+
   it('reconstructs the windows of a ramp and places each decision where its evidence says', async () => {
     const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
     await routeTasks(p, 'r', ['init']);

@@ -9,7 +9,7 @@ import { assertLocksHeld } from './lock.js';
  */
 export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  assertLocksHeld();
+  await assertLocksHeld();
   await writeFileAtomicLib(file, data, { fsync: true });
 }
 

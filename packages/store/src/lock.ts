@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BernsteinError } from './errors.js';
 
@@ -17,8 +16,8 @@ export interface LockOptions {
 }
 
 export interface LockHandle {
-  /** Throws LOCK_COMPROMISED when the lock was lost (e.g. the process stalled past staleMs). */
-  assertHeld(): void;
+  /** Rejects with LOCK_COMPROMISED when the lock was lost (e.g. the process stalled past staleMs). */
+  assertHeld(): Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -95,13 +94,13 @@ export async function withLock<T>(
     throw new BernsteinError('IO_ERROR', `cannot write ${ownerFile}: ${(error as Error).message}`, {}, { cause: error });
   }
   const handle: LockHandle = {
-    assertHeld() {
+    async assertHeld() {
       if (compromised) {
         throw new BernsteinError('LOCK_COMPROMISED', `lost the lock ${lockPath}: ${compromised.message}`, { lockPath });
       }
       let owner = '';
       try {
-        owner = readFileSync(ownerFile, 'utf8');
+        owner = await readFile(ownerFile, 'utf8');
       } catch {
         // missing: taken over and released, or removed by hand
       }
@@ -120,7 +119,7 @@ export async function withLock<T>(
   } finally {
     // Leave nothing behind: remove our token (only if it is still ours), then the lock.
     try {
-      if (readFileSync(ownerFile, 'utf8') === token) await rm(ownerFile, { force: true });
+      if ((await readFile(ownerFile, 'utf8')) === token) await rm(ownerFile, { force: true });
     } catch {
       // already gone
     }
@@ -138,6 +137,6 @@ export async function withLock<T>(
  * this package call it immediately before they touch a file, so a holder that stalled past the
  * staleness limit never writes on top of the process that took its lock over.
  */
-export function assertLocksHeld(): void {
-  for (const handle of heldLocks.getStore()?.values() ?? []) handle.assertHeld();
+export async function assertLocksHeld(): Promise<void> {
+  for (const handle of heldLocks.getStore()?.values() ?? []) await handle.assertHeld();
 }

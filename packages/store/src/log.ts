@@ -55,7 +55,7 @@ export async function appendRecords(file: string, records: readonly unknown[], o
     let body = prefix;
     for (const record of records) body += `${JSON.stringify(record)}\n`;
     const bytes = Buffer.from(body, 'utf8');
-    assertLocksHeld();
+    await assertLocksHeld();
     await handle.write(bytes, 0, bytes.length, null);
     if (options.durable !== false) await handle.sync();
     return { startOffset: size + Buffer.byteLength(prefix), endOffset: size + bytes.length, fencedTornTail: prefix !== '' };

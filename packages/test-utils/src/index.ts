@@ -3,3 +3,4 @@
  */
 export { seededRandom, suiteSeed } from './random.js';
 export { makeProject, writeRoleFile } from './project.js';
+export { childEnv, runNode, type RunOptions, type RunResult } from './process.js';

@@ -1,16 +1,8 @@
-/** A small seeded PRNG (mulberry32) so a failing trial can be replayed with RELIABILITY_SEED. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The suite's seeded PRNG, shared by the workspace's tests (replay a failing trial with RELIABILITY_SEED). */
+import { seededRandom, suiteSeed as seedFrom } from '@bernstein/test-utils';
+
+export { seededRandom };
 
 export function suiteSeed(): number {
-  const fromEnv = Number(process.env.RELIABILITY_SEED);
-  return Number.isFinite(fromEnv) && process.env.RELIABILITY_SEED ? fromEnv : Date.now() % 1_000_000_007;
+  return seedFrom('RELIABILITY_SEED');
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { BernsteinError, parseYamlWithSchema, type ProjectPaths } from '@bernstein/store';
+import { POLICIES, type Guardrail, type Policy } from '@bernstein/quality-compare';
 import { z } from 'zod';
 
 /**
@@ -17,8 +18,9 @@ export const DEFAULT_ALERT_TIMEOUT_MS = 5000;
 /** Upper bound for `alerts.timeout_ms`: an alert must never hold up a transition for long. */
 export const MAX_ALERT_TIMEOUT_MS = 60_000;
 
-export type CanaryPolicy = 'sequential' | 'threshold';
-export const CANARY_POLICIES = ['sequential', 'threshold'] as const;
+/** The judge's policies (one definition, in @bernstein/quality-compare). */
+export type CanaryPolicy = Policy;
+export const CANARY_POLICIES = POLICIES;
 
 /** Treat `key:` (YAML null) like a missing key, so an emptied section means "defaults". */
 const orEmpty = (value: unknown): unknown => (value === null || value === undefined ? {} : value);
@@ -126,13 +128,7 @@ export const ProjectConfigFileSchema = z.preprocess(
   }),
 );
 
-export interface Guardrail {
-  /**
-   * The largest tolerated increase of the canary's mean over stable's, as a fraction
-   * (0.25 = +25 %). Interpreted by the decision engine.
-   */
-  maxIncrease: number;
-}
+export type { Guardrail };
 
 export interface CanaryConfig {
   /** 0 = automatic canaries disabled (a changed bundle is released directly). */

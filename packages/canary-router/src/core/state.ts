@@ -1,7 +1,8 @@
 import { defineJsonDocument } from '@bernstein/store';
+import { isVersionId, VersionIdSchema } from '@bernstein/prompt-versions';
 import { z } from 'zod';
 import { ActorSchema, AuditEventSchema } from './audit-event.js';
-import { StepsSchema } from './config.js';
+import { CANARY_POLICIES, StepsSchema } from './config.js';
 
 /**
  * The routing state, `.sdd/config/canary.json`: per role, its stable version, the versions it can
@@ -13,19 +14,16 @@ export const STATE_SCHEMA_VERSION = 1;
 /** How many earlier stable versions a role keeps for instant rollback. */
 export const MAX_PREVIOUS_STABLES = 20;
 
-const VERSION_ID_RE = /^[0-9a-f]{12}$/;
 const CANARY_ID_RE = /^[0-9a-f]{12}$/;
 
-/** A version id is the first 12 hex chars of the bundle's SHA-256 (SPEC, Words). */
-export function isVersionId(value: string): boolean {
-  return VERSION_ID_RE.test(value);
-}
+/** Version ids are defined once, in @bernstein/prompt-versions. */
+export { isVersionId, VersionIdSchema };
 
+/** A canary id: 12 lowercase hex chars, random per start. */
 export function isCanaryId(value: string): boolean {
   return CANARY_ID_RE.test(value);
 }
 
-export const VersionIdSchema = z.string().regex(VERSION_ID_RE, 'expected a version id (12 lowercase hex chars)');
 export const CanaryIdSchema = z.string().regex(CANARY_ID_RE, 'expected a canary id (12 lowercase hex chars)');
 const TimestampSchema = z.string().min(1);
 
@@ -59,7 +57,7 @@ export const CanarySchema = z
     /** Every epoch of this canary, oldest first; the last one is the current one. */
     epochs: z.array(EpochSchema).min(1),
     /** null = the configured default policy. */
-    policy: z.enum(['sequential', 'threshold']).nullable(),
+    policy: z.enum(CANARY_POLICIES).nullable(),
     startedAt: TimestampSchema,
     startedBy: ActorSchema,
   })
@@ -143,6 +141,16 @@ export function isRejected(role: RoleState | undefined, versionId: string): bool
 export function nextStepPercentage(canary: Canary): number | null {
   for (const step of canary.steps) if (step > canary.percentage) return step;
   return null;
+}
+
+/**
+ * Whether a step to `percentage` restarts the evidence window. Every step does, except the one to
+ * 100 %: no task reaches stable there, so a fresh window could never compare the arms; that step
+ * keeps the previous step's evidence (and adds its own canary outcomes). The one statement of the
+ * rule: transitions apply it, and the report reconstructs windows with it.
+ */
+export function stepRestartsEvidence(percentage: number): boolean {
+  return percentage < 100;
 }
 
 /** Whether a promote decision should promote (true) or advance to the next step (false). */

@@ -7,6 +7,7 @@ import {
   isCanaryId,
   isVersionId,
   nextStepPercentage,
+  stepRestartsEvidence,
   type Canary,
   type CanaryState,
   type RoleState,
@@ -331,11 +332,9 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         percentage,
         stepIndex: canary.steps.indexOf(percentage),
         epoch,
-        // Evidence restarts at each step, except at 100 %: no task reaches stable there, so a
-        // fresh window could never compare the arms. The 100 % step keeps the previous step's
-        // evidence (and adds its own canary outcomes), so the ramp ends in a promotion or, if
-        // the canary degrades at full traffic, a rollback.
-        evidenceFromEpoch: percentage >= 100 ? canary.evidenceFromEpoch : epoch,
+        // Evidence restarts at each step except the one to 100 % (see stepRestartsEvidence), so the
+        // ramp ends in a promotion or, if the canary degrades at full traffic, a rollback.
+        evidenceFromEpoch: stepRestartsEvidence(percentage) ? epoch : canary.evidenceFromEpoch,
         epochs: [...canary.epochs, { epoch, percentage, startedAt: now }],
       };
       return commit(

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import type { VersionSummary } from '@bernstein/prompt-versions';
-import type { AuditEvent } from '@bernstein/canary-router';
+import { stepRestartsEvidence, type AuditEvent } from '@bernstein/canary-router';
 import { jeffreysInterval } from '@bernstein/quality-compare';
 import type { Rollout } from '../rollout.js';
+import { parseAuditEvidence } from '../core/evidence.js';
 import { evaluateCanaries } from '../services/evaluate.js';
 
 /**
@@ -269,8 +270,9 @@ function buildCanary(
   maxPoints: number,
 ): CanaryReport {
   const start = events[0]!;
-  // Reconstruct epoch -> evidence window from the transitions (SPEC: a step restarts evidence; a
-  // manual percentage change starts a new epoch in the same window).
+  // Epoch -> evidence window, from the transitions, by the router's rules: a step restarts the
+  // evidence (stepRestartsEvidence: not the step to 100 %), a manual percentage change starts a new
+  // epoch in the same window.
   let epoch = 0;
   let windowIndex = 0;
   const windowOfEpoch = new Map<number, number>([[0, 0]]);
@@ -281,7 +283,7 @@ function buildCanary(
     eventWindow.set(event, windowIndex);
     if (event.action === 'step' || (event.action === 'percentage' && event.fromPercentage !== event.toPercentage)) {
       epoch += 1;
-      if (event.action === 'step') {
+      if (event.action === 'step' && stepRestartsEvidence(event.toPercentage ?? event.percentage ?? 0)) {
         windowIndex += 1;
         percentagesOfWindow.push([]);
       }
@@ -459,64 +461,19 @@ function downsample<T>(points: readonly T[], max: number): T[] {
   return out;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-const pair = (value: unknown): [number, number] | null =>
-  Array.isArray(value) && value.length === 2 && num(value[0]) !== null && num(value[1]) !== null ? [value[0] as number, value[1] as number] : null;
-
-function readArm(value: unknown): ReportArmEvidence | null {
-  if (!isRecord(value)) return null;
-  const tasks = num(value.tasks);
-  const passed = num(value.passed);
-  if (tasks === null || passed === null) return null;
-  return {
-    tasks,
-    passed,
-    passRate: num(value.passRate) ?? (tasks > 0 ? passed / tasks : null),
-    interval: pair(value.interval) ?? jeffreysInterval(passed, tasks),
-  };
-}
-
-/** Audit evidence is free-form JSON: read what the quality core writes, tolerate anything else. */
+/** The audit evidence (AuditEvidenceSchema) as the report draws it; null when the event carries none. */
 export function readEvidence(value: unknown): ReportEvidence | null {
-  if (!isRecord(value)) return null;
-  const stable = readArm(value.stable);
-  const canary = readArm(value.canary);
-  if (stable === null && canary === null) return null;
-  const difference = isRecord(value.difference) && num(value.difference.estimate) !== null && pair(value.difference.interval) !== null
-    ? { estimate: value.difference.estimate as number, interval: pair(value.difference.interval)! }
-    : null;
-  let statistic: Record<string, number> | null = null;
-  if (isRecord(value.statistic)) {
-    statistic = {};
-    for (const [key, v] of Object.entries(value.statistic)) if (num(v) !== null) statistic[key] = v as number;
-  }
-  const srm = isRecord(value.srm) && num(value.srm.pValue) !== null
-    ? {
-        pValue: value.srm.pValue as number,
-        expectedShare: num(value.srm.expectedShare) ?? 0,
-        observedShare: num(value.srm.observedShare) ?? 0,
-        holding: value.srm.holding === true,
-      }
-    : null;
-  const guardrails = Array.isArray(value.guardrails)
-    ? value.guardrails.filter(isRecord).map((g) => ({
-        metric: String(g.metric),
-        stableMean: num(g.stableMean) ?? 0,
-        canaryMean: num(g.canaryMean) ?? 0,
-        limit: num(g.limit) ?? 0,
-        breached: g.breached === true,
-      }))
-    : null;
+  const evidence = parseAuditEvidence(value);
+  if (evidence === null) return null;
   return {
-    policy: typeof value.policy === 'string' ? value.policy : null,
-    rule: typeof value.rule === 'string' && value.rule !== '' ? value.rule : null,
-    stable,
-    canary,
-    difference,
-    statistic,
-    srm,
-    guardrails,
+    policy: evidence.policy,
+    rule: evidence.rule ?? null,
+    stable: evidence.stable,
+    canary: evidence.canary,
+    difference: evidence.difference ?? null,
+    statistic: evidence.statistic ?? null,
+    srm: evidence.srm ?? null,
+    guardrails: evidence.guardrails ?? null,
   };
 }
 

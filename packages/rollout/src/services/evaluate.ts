@@ -13,6 +13,7 @@ import {
   type EpochStats,
 } from '@bernstein/quality-compare';
 import { canaryAggregateKey, type AggregateState } from '../core/aggregate.js';
+import type { AuditEvidence } from '../core/evidence.js';
 import type { Rollout } from '../rollout.js';
 import { applyAutomaticDecision } from './lifecycle.js';
 
@@ -21,15 +22,12 @@ export type Aggregates = ReadonlyMap<string, AggregateState>;
 
 /** The decision settings for a canary: the project config, with the canary's own policy if it has one. */
 export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'policy'>): DecisionSettings {
-  const { guardrails } = config.canary;
   return {
     policy: canary.policy ?? config.canary.policy,
     minCanaryTasks: config.canary.minCanaryTasks,
     rollbackMargin: config.canary.rollbackMargin,
-    guardrails: {
-      costUsd: guardrails.costUsd ? { maxIncrease: guardrails.costUsd.maxIncrease } : null,
-      durationMs: guardrails.durationMs ? { maxIncrease: guardrails.durationMs.maxIncrease } : null,
-    },
+    // The config's guardrails are the judge's Guardrail settings (one definition).
+    guardrails: config.canary.guardrails,
   };
 }
 
@@ -83,7 +81,7 @@ export interface RoleEvaluation {
 }
 
 /** What an automatic decision stores as evidence: the judge's evidence plus the rule that fired. */
-export function decisionEvidence(decision: Decision): unknown {
+export function decisionEvidence(decision: Decision): AuditEvidence {
   return { ...decision.evidence, rule: decision.rule };
 }
 

@@ -1,5 +1,5 @@
 import type { Canary, RoleState } from '@bernstein/canary-router';
-import { windowStats, type ArmStats, type Decision } from '@bernstein/quality-compare';
+import { windowStats, type ArmStats, type Decision, type Policy } from '@bernstein/quality-compare';
 import { roleAggregateKey } from '../core/aggregate.js';
 import type { Rollout } from '../rollout.js';
 import { canaryWindow, decisionSettings, evaluateCanary, type Aggregates } from './evaluate.js';
@@ -17,7 +17,7 @@ export interface RoleStatus {
     id: string;
     versionId: string;
     percentage: number;
-    policy: 'sequential' | 'threshold';
+    policy: Policy;
     steps: number[];
     /** 1-based step number, or null without a ramp. */
     step: number | null;
@@ -45,7 +45,7 @@ function roleStatus(
   role: string,
   roleState: RoleState,
   aggregates: Aggregates,
-  judge: (canary: Canary) => { decision: Decision; policy: 'sequential' | 'threshold' },
+  judge: (canary: Canary) => { decision: Decision; policy: Policy },
 ): RoleStatus {
   const stableArm = roleState.stable ? aggregates.get(roleAggregateKey(role))?.versions[roleState.stable] : undefined;
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
