@@ -38,7 +38,7 @@ export interface PgServer {
 }
 
 /** Where `initdb` is: on PATH, or Debian's versioned directory. */
-export function findPgBin(tool: 'initdb' | 'pg_ctl' | 'psql'): string {
+export function findPgBin(tool: 'initdb' | 'pg_ctl'): string {
   const onPath = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
   if (onPath.status === 0 && onPath.stdout.trim()) return onPath.stdout.trim();
   const base = '/usr/lib/postgresql';
@@ -182,8 +182,16 @@ export async function startPgServer(options: StartOptions = {}): Promise<PgServe
     async createDatabase(name) {
       databases += 1;
       const db = name ?? `t${process.pid}_${databases}`;
-      const psql = findPgBin('psql');
-      run(psql, ['-h', dir, '-p', String(port), '-U', TEST_DB_USER, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE "${db}"`], 'create database');
+      if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`test database names are lowercase identifiers: ${db}`);
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: server.url('postgres') });
+      await client.connect();
+      try {
+        // CREATE DATABASE takes no parameters; the name was checked above.
+        await client.query(`CREATE DATABASE ${db}`);
+      } finally {
+        await client.end();
+      }
       return server.url(db);
     },
     restartImmediate() {
