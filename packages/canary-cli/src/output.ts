@@ -4,6 +4,8 @@ import { BernsteinError } from '@bernstein/store';
 export interface GlobalOptions {
   dir: string;
   json: boolean;
+  /** `--store <url>` when given (see selectStore in @bernstein/store-postgres). */
+  store?: string | undefined;
 }
 
 /** Where a command writes: injectable so tests and the demo can capture output. */

@@ -22,7 +22,7 @@ import { humanRole, NO_ROLES_TEXT, type RoleView } from './status-view.js';
 
 export async function status(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
   const keyBefore = await statusKey(global.dir).catch(() => null);
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const { roles, warnings, diskInputs } = await canaryStatus(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (options.role !== undefined && roles.length === 0) {
@@ -34,7 +34,7 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   else for (const role of views) io.stdout(humanRole(role));
   // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts);
   // the role files it read are part of the key, so an edit on disk misses the memo.
-  if (options.role === undefined && warnings.length === 0 && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
+  if (project.store.kind === 'file' && options.role === undefined && warnings.length === 0 && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
     await writeStatusSnapshot(global.dir, keyBefore, views, diskInputs);
   }
   return 0;
@@ -77,7 +77,7 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
     };
     items = [{ line: 1, value }];
   }
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   // Skipped lines are reported as they are found; only the first few are kept for --json, so a
   // huge input runs in bounded memory.
   const kept: SkippedLine[] = [];
@@ -128,7 +128,7 @@ async function* readSource(source: string): AsyncGenerator<Buffer> {
 }
 
 export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const { evaluations, warnings } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   const applied = evaluations.flatMap((e) => e.applied);
@@ -148,7 +148,7 @@ export async function evaluate(global: GlobalOptions, options: { role?: string; 
 }
 
 export async function history(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const { events, warnings } = await readHistory(project, options.role === undefined ? {} : { role: options.role });
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   if (global.json) {

@@ -35,7 +35,7 @@ export async function configCanary(global: GlobalOptions, options: ConfigCanaryO
     throw new BernsteinError('INVALID_ARGUMENT', `--percentage ${percentage} disagrees with the first step ${steps[0]}; leave --percentage out with --steps`);
   }
 
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const start = { ...(percentage !== undefined ? { percentage } : {}), ...(steps ? { steps } : {}), ...(policy ? { policy } : {}) };
   const needPercentage = () => {
     if (percentage === undefined && !steps) throw new BernsteinError('INVALID_ARGUMENT', 'give --percentage <n> (or --steps)');

@@ -24,7 +24,7 @@ export async function report(global: GlobalOptions, options: ReportCliOptions, i
     () => false,
   );
   if (!isFolder) throw new BernsteinError('INVALID_ARGUMENT', `cannot write the report to ${out}: the folder ${folder} does not exist`, { file: out });
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const state = await project.store.loadState();
   if (options.role !== undefined && !Object.hasOwn(state.roles, options.role)) {
     throw new BernsteinError('ROLE_NOT_FOUND', `role "${options.role}" has no routing state yet (route a task or start a canary first)`, { role: options.role });

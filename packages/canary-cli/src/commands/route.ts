@@ -4,7 +4,7 @@ import { printJson, table, type GlobalOptions, type Io } from '../output.js';
 import { openCheckedProject } from '../project.js';
 
 export async function route(global: GlobalOptions, options: { role: string; task: string[]; files?: boolean }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   // Problems with the files on disk never stop routing: one line each on stderr (SPEC, Routing rule 7).
   const results = await routeTasks(project, options.role, options.task, { onWarning: (message) => io.stderr(`warning: ${message}\n`) });
   if (global.json) {

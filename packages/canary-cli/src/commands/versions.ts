@@ -8,7 +8,7 @@ import { openCheckedProject } from '../project.js';
  * (and is the only reason to exit non-zero); what is not a role is noted, never skipped in silence.
  */
 export async function scan(global: GlobalOptions, _options: object, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const { versions, invalid, skipped, warnings } = await scanVersions(project);
   for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
   for (const entry of skipped) io.stderr(`note: ${entry.path}: ${entry.reason}\n`);
@@ -30,7 +30,7 @@ export async function scan(global: GlobalOptions, _options: object, io: Io): Pro
 }
 
 export async function list(global: GlobalOptions, options: { role?: string }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const versions = await project.store.listVersions(options.role === undefined ? {} : { role: options.role });
   const state = await project.store.loadState();
   const status = (v: VersionSummary) => {
@@ -59,7 +59,7 @@ export async function list(global: GlobalOptions, options: { role?: string }, io
 }
 
 export async function show(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const summary = await project.store.resolveVersion(options.args[0]!);
   const version = await project.store.getVersion(summary.id);
   if (global.json) {
@@ -73,7 +73,7 @@ export async function show(global: GlobalOptions, options: { args: string[] }, i
 }
 
 export async function diff(global: GlobalOptions, options: { args: string[] }, io: Io): Promise<number> {
-  const project = await openCheckedProject(global.dir);
+  const project = await openCheckedProject(global.dir, global);
   const [a, b] = await Promise.all(options.args.slice(0, 2).map((id) => project.store.resolveVersion(id)));
   const [left, right] = await Promise.all([project.store.getVersion(a!.id), project.store.getVersion(b!.id)]);
   const result = diffVersions(left, right);
