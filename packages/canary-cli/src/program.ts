@@ -185,8 +185,8 @@ routing keeps serving stable and any canary from the registry and prints one war
     .description('run the HTTP service: routing over OFREP, outcomes, control, a live dashboard')
     .option('--host <address>', 'address to listen on (not loopback only with BERNSTEIN_TOKEN_* set)', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
-    .option('--store <url>', 'the store: empty or file: for the .sdd/ files (default: BERNSTEIN_STORE_URL)')
-    .addHelpText('after', examples(['bernstein serve', 'BERNSTEIN_TOKEN_ADMIN=... BERNSTEIN_TOKEN_ROUTE=... bernstein serve --host 0.0.0.0 --port 8080']))
+    .option('--store <url>', 'the store: postgres://... (a shared database) or file: (the .sdd/ files); overrides BERNSTEIN_STORE_URL and store.url')
+    .addHelpText('after', examples(['bernstein serve', 'bernstein serve --store postgres://bernstein@db.internal/fleet', 'BERNSTEIN_TOKEN_ADMIN=... BERNSTEIN_TOKEN_ROUTE=... bernstein serve --host 0.0.0.0 --port 8080']))
     .action(action(async () => (await import('./commands/serve.js')).serve));
 
   const store = program.command('store').description('a shared store (PostgreSQL): create its schema, copy a .sdd/ project in, write it back out');
