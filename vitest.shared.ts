@@ -7,7 +7,10 @@ import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
 export function bernsteinProject(name: string, extra: UserWorkspaceConfig['test'] = {}): UserWorkspaceConfig {
   return defineProject({
     resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] },
-    ssr: { resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] } },
+    // vitest hands the ssr conditions to node as `--conditions` for externalised packages; with
+    // `import` (or `module`) among them, a CommonJS dependency's require() of a dual package
+    // (pg -> pg-pool) would load its ES module build and fail. Node adds `import` itself where it applies.
+    ssr: { resolve: { conditions: ['source', 'node', 'default'] } },
     test: {
       name,
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -1,4 +1,4 @@
-export const SECTIONS = ['routing', 'decisions', 'startup', 'scale', 'write', 'serve'] as const;
+export const SECTIONS = ['routing', 'decisions', 'startup', 'scale', 'write', 'serve', 'postgres'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

@@ -46,6 +46,7 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       scale: { outcomes: 300, runs: 1, batch: 100, buildBudgetMs: 120_000 },
       write: { processes: [1, 2], rounds: 1, durationMs: 200 },
       serve: { durationS: 1, connections: 8, cliPairs: 2, cliWorkers: 2, dashboardSamples: 3 },
+      postgres: { write: { processes: [1, 2], rounds: 1, durationMs: 200 }, routeCalls: 10, scale: { outcomes: 300, runs: 1, batch: 100, buildBudgetMs: 120_000 } },
       keep: false,
     };
     const report = await runBench(plan);
@@ -109,6 +110,19 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     expect(serve.dashboard.samples).toBe(3);
     expect(serve.dashboard.delayMs.p50).toBeLessThanOrEqual(serve.dashboard.delayMs.p99);
 
+    const postgres = report.postgres!;
+    expect(postgres.write.map((r) => r.processes)).toEqual([1, 2]);
+    for (const row of postgres.write) expect(row.records).toBeGreaterThan(0);
+    expect(postgres.route.map((r) => r.store)).toEqual(['file', 'postgres']);
+    expect(postgres.scale.outcomes).toBe(300);
+    expect(postgres.scale.import.summary).toMatch(/imported backend/);
+    expect(postgres.scale.rows.map((r) => `${r.command}/${r.cache}`)).toEqual([
+      'bernstein canary status --store postgres://.../warm',
+      'bernstein canary evaluate --store postgres://.../warm',
+      'bernstein canary status --store postgres://.../none',
+      'bernstein canary evaluate --store postgres://.../none',
+    ]);
+
     // One target line per routing SDK, sequential decision target, startup, and scale row.
     const bySection = (s: string) => report.targets.filter((t) => t.section === s).length;
     expect(bySection('routing')).toBe(2);
@@ -116,10 +130,11 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     expect(bySection('startup')).toBe(1);
     expect(bySection('scale')).toBe(7);
     expect(bySection('serve')).toBe(1);
+    expect(bySection('postgres')).toBe(4);
     for (const t of report.targets) expect(['MET', 'MISSED']).toContain(t.result);
 
     const text = formatReport(report);
-    for (const heading of ['## 1. Routing', '## 2. Decision quality', '## 3. CLI start-up', '## 4. Scale', '## 5. Write path', '## 6. Service', '## Targets']) expect(text).toContain(heading);
+    for (const heading of ['## 1. Routing', '## 2. Decision quality', '## 3. CLI start-up', '## 4. Scale', '## 5. Write path', '## 6. Service', '## 7. Fleet mode', '## Targets']) expect(text).toContain(heading);
     expect(text).toMatch(/^machine: .+ cores, .+ RAM/m);
     expect(text).toMatch(/^node: v\d+/m);
     const json = JSON.parse(JSON.stringify(report)) as typeof report;

@@ -8,7 +8,7 @@
  *   child -> parent: {type:'done', ...WorkerReport}
  */
 import { recordOutcomes } from '@bernstein/rollout';
-import { openBenchProject } from './project.js';
+import { openBenchProject, openBenchProjectOn } from './project.js';
 import { outcomeItems } from './fixture.js';
 
 export interface WorkerReport {
@@ -23,9 +23,10 @@ export interface WorkerReport {
 const now = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
-  const opts = JSON.parse(process.argv[2] ?? '{}') as { dir: string; prefix: string; count: number; durationMs: number };
+  const opts = JSON.parse(process.argv[2] ?? '{}') as { dir: string; prefix: string; count: number; durationMs: number; url?: string };
   if (!process.send) throw new Error('write-worker must be started with fork()');
-  const project = openBenchProject(opts.dir);
+  // url: the PostgreSQL rows of the bench (the same work on a shared database).
+  const project = opts.url ? await openBenchProjectOn(opts.dir, opts.url) : openBenchProject(opts.dir);
   const record = async (i: number) => {
     const result = await recordOutcomes(project, outcomeItems([`${opts.prefix}${i}`], i));
     if (result.recorded !== 1) throw new Error(`outcome ${opts.prefix}${i} not recorded: ${result.skipped[0]?.message ?? 'unknown reason'}`);
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     t = end;
   }
   const report: WorkerReport = { records: latenciesMs.length, startedAt, endedAt: t, latenciesMs, exhausted: i >= opts.count && t < deadline };
+  await project.close();
   process.send({ type: 'done', ...report }, () => process.disconnect());
 }
 

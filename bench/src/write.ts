@@ -50,7 +50,7 @@ interface Running {
   kill: () => void;
 }
 
-function startWorker(script: string, args: object): Running {
+export function startWorker(script: string, args: object): Running {
   // execArgv: [] so that the parent's node flags (e.g. a test runner's --conditions) do not leak in.
   const child = fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
   let stderr = '';

@@ -5,8 +5,8 @@ import { createColors } from 'picocolors';
 export interface GlobalOptions {
   dir: string;
   json: boolean;
-  /** `--store <url>` (or BERNSTEIN_STORE_URL); undefined = `store.url` of the config. */
-  store?: string;
+  /** `--store <url>` when given (see selectStore in @bernstein/store-postgres). */
+  store?: string | undefined;
 }
 
 /** Where a command writes: injectable so tests and the demo can capture output. */

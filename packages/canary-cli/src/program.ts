@@ -58,7 +58,7 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
     .version(VERSION, '-V, --version', 'print the version of bernstein and exit')
     .addOption(new Option('--dir <path>', 'project root (the folder that holds .sdd/)').default(process.cwd(), 'the current directory'))
     .option('--json', 'machine-readable output')
-    .option('--store <url>', 'where the state lives: empty or file: = the .sdd/ files (overrides store.url and BERNSTEIN_STORE_URL)')
+    .option('--store <url>', 'where the state lives: postgres://... (a shared database) or file: (the .sdd/ files); overrides BERNSTEIN_STORE_URL and store.url')
     .helpOption('-h, --help', 'show help for a command, with examples')
     .showSuggestionAfterError(true)
     // Leaf help lists --dir / --json / --store too: a user reading `canary route --help` needs them.
@@ -98,8 +98,7 @@ export function buildProgram(io: Io = processIo, onExit: (code: number) => void 
       const options = { ...(command.opts() as O), args: command.args } as O;
       let code: number;
       try {
-        const store = global.store ?? process.env.BERNSTEIN_STORE_URL;
-        code = await (await load())({ dir: global.dir, json: Boolean(global.json), ...(store !== undefined ? { store } : {}) }, options, io);
+        code = await (await load())({ dir: global.dir, json: Boolean(global.json), store: global.store }, options, io);
       } catch (error) {
         code = reportError(io, error);
       }
@@ -272,9 +271,27 @@ routing keeps serving stable and any canary from the registry and prints one war
     .description('run the HTTP service: routing over OFREP, outcomes, control, a live dashboard')
     .option('--host <address>', 'address to listen on (not loopback only with BERNSTEIN_TOKEN_* set)', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
-    .option('--store <url>', 'the store: empty or file: for the .sdd/ files (default: BERNSTEIN_STORE_URL)')
-    .addHelpText('after', examples(['bernstein serve', 'BERNSTEIN_TOKEN_ADMIN=... BERNSTEIN_TOKEN_ROUTE=... bernstein serve --host 0.0.0.0 --port 8080']))
+    .option('--store <url>', 'the store: postgres://... (a shared database) or file: (the .sdd/ files); overrides BERNSTEIN_STORE_URL and store.url')
+    .addHelpText('after', examples(['bernstein serve', 'bernstein serve --store postgres://bernstein@db.internal/fleet', 'BERNSTEIN_TOKEN_ADMIN=... BERNSTEIN_TOKEN_ROUTE=... bernstein serve --host 0.0.0.0 --port 8080']))
     .action(action(async () => (await import('./commands/serve.js')).serve));
+
+  const store = program.command('store').description('a shared store (PostgreSQL): create its schema, copy a .sdd/ project in, write it back out');
+  store
+    .command('migrate')
+    .description('create or upgrade the shared store\'s schema (idempotent; safe from several hosts at once)')
+    .addHelpText('after', examples(['bernstein store migrate --store postgres://bernstein@db.internal/fleet', 'BERNSTEIN_STORE_URL=postgres://... bernstein store migrate --json']))
+    .action(action(async () => (await import('./commands/store.js')).migrate));
+  store
+    .command('import')
+    .description('copy the .sdd/ project of --dir into the shared store (running it again changes nothing)')
+    .addHelpText('after', examples(['bernstein store import --store postgres://bernstein@db.internal/fleet', 'bernstein --dir ../old-project store import --json']))
+    .action(action(async () => (await import('./commands/store.js')).importCommand));
+  store
+    .command('export')
+    .description('write the shared store out in the .sdd/ file layout (a snapshot the file-backed CLI can open)')
+    .requiredOption('--to <dir>', 'an empty folder: the snapshot goes to <dir>/.sdd/')
+    .addHelpText('after', examples(['bernstein store export --to snapshot/', 'bernstein --dir snapshot canary history   # read it with the file store']))
+    .action(action(async () => (await import('./commands/store.js')).exportCommand));
 
   return program;
 }

@@ -13,7 +13,7 @@ import { openProjectStore, storeFiles } from './store.js';
 export async function openCheckedProject(global: Pick<GlobalOptions, 'dir' | 'store'>, io: Io): Promise<Rollout> {
   const { dir } = global;
   if (!existsSync(dir)) throw new BernsteinError('INVALID_ARGUMENT', `--dir ${dir} does not exist`);
-  const store = await openProjectStore(dir, { url: global.store });
+  const store = await openProjectStore(dir, { store: global.store });
   const rollout = openRollout({ root: dir, store });
   const [, versions, state] = await Promise.all([rollout.config(), store.listVersions(), store.loadState()]);
   const registered = new Set(versions.map((v) => v.id));

@@ -1,29 +1,34 @@
 import { BernsteinError } from '@bernstein/store';
 import { FileStore } from '@bernstein/store-file';
+import { projectPaths } from '@bernstein/store';
+import { loadProjectConfig } from '@bernstein/canary-router';
 import type { RolloutStore } from '@bernstein/rollout';
 import { isFileStore } from './store-url.js';
 
+export interface StoreChoice {
+  /** `--store <url>` when given. */
+  store?: string | undefined;
+}
+
 /**
- * The adapter picker: the one place the CLI chooses a store. Today every project is the `.sdd/`
- * files of its root; a shared database plugs in here (see `store.url` in the SPEC). `url` is
- * `--store` or BERNSTEIN_STORE_URL: empty or `file:` means the files; anything this build has no
- * adapter for is refused before the command does anything, never ignored (a command that wrote
- * to the files instead of the database the user named would split the state in two).
+ * The adapter picker: the one place the CLI chooses a store. `--store`, else
+ * `BERNSTEIN_STORE_URL`, else `store.url` in `.sdd/config.yaml`; empty or `file:` is the `.sdd/`
+ * files of the root, `postgres://` a shared database (its package is loaded only then, so the
+ * file store's start-up pays nothing for it).
  */
-export async function openProjectStore(root: string, options: { url?: string | undefined } = {}): Promise<RolloutStore> {
-  const { url } = options;
-  if (!isFileStore(url)) {
-    // Never echo credentials (postgres://user:secret@host).
-    const shown = url!.trim().replace(/\/\/[^@/]*@/, '//***@');
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(shown)?.[1];
-    throw new BernsteinError(
-      'INVALID_ARGUMENT',
-      scheme
-        ? `--store ${shown}: this build has no store for "${scheme}:" URLs; use an empty value or "file:" for the .sdd/ files`
-        : `--store ${shown}: not a store URL (expected an empty value or "file:")`,
-    );
-  }
-  return new FileStore(root);
+export async function openProjectStore(root: string, choice: StoreChoice = {}): Promise<RolloutStore> {
+  const given = [choice.store, process.env.BERNSTEIN_STORE_URL].find((url) => url !== undefined && url.trim() !== '');
+  const configUrl = given === undefined ? (await loadProjectConfig(projectPaths(root))).store.url : '';
+  if (given === undefined && configUrl.trim() === '') return new FileStore(root);
+  const { openPostgresStore, selectStore } = await import('@bernstein/store-postgres');
+  const location = selectStore({ flag: choice.store, configUrl });
+  if (location.kind === 'file') return new FileStore(root);
+  return openPostgresStore(location.connectionString, { root });
+}
+
+/** Whether `--store` or BERNSTEIN_STORE_URL name a store (the file-only status memo must not answer then). */
+export function storeGivenOutsideConfig(choice: StoreChoice): boolean {
+  return [choice.store, process.env.BERNSTEIN_STORE_URL].some((url) => url !== undefined && url.trim() !== '');
 }
 
 /** Where a store keeps its routing state and registry, for messages about them. */

@@ -66,5 +66,5 @@ export {
   type TransitionResult,
   type TransitionType,
 } from './core/transitions.js';
-export { autoStartTransition, decideRoute, planBundleChange, type Arm, type BundleChangePlan, type RouteDecision } from './core/route.js';
+export { autoStartTransition, decideRoute, planBundleChange, type Arm, type BundleChangeOptions, type BundleChangePlan, type RouteDecision } from './core/route.js';
 export { classifyDisk, describeDiskState, effectiveBundle, type DiskState, type EffectiveBundle, type PromotedModel } from './core/disk.js';

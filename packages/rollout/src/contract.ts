@@ -18,7 +18,7 @@ import type { Transition } from '@bernstein/canary-router';
 import { isBernsteinError } from '@bernstein/store';
 import { foldInto, type AggregateState } from './core/aggregate.js';
 import { eventId } from './core/outbox.js';
-import type { RolloutStore, TransitionRequest } from './port.js';
+import type { RolloutStore, StoreReader, TransitionRequest } from './port.js';
 import { openRollout } from './rollout.js';
 import { recordOutcomes } from './services/record.js';
 import { rollbackCanary } from './services/lifecycle.js';
@@ -89,7 +89,7 @@ const assignment = (taskId: string, over: Partial<AssignmentRecord> = {}): Assig
 });
 const outcomeOf = (a: AssignmentRecord, passed: boolean): OutcomeRecord => ({ ...a, type: 'outcome', at: '2026-01-01T00:01:00.000Z', passed });
 
-async function allLedger(store: RolloutStore): Promise<LedgerRecord[]> {
+async function allLedger(store: Pick<StoreReader, 'readLedger'>): Promise<LedgerRecord[]> {
   const records: LedgerRecord[] = [];
   await store.readLedger(null, (r) => records.push(r));
   return records;
@@ -306,7 +306,8 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       await store.transaction({ roles: [ROLE] }, async (tx) => {
         await tx.appendAssignments(tasks.slice(25));
         await tx.appendOutcomes(tasks.slice(0, 30).map((t, i) => ({ ...outcomeOf(t, i % 3 !== 0), ...(i % 4 === 0 ? { costUsd: i / 10, durationMs: 100 + i } : {}) })));
-        expect((await tx.aggregates()).aggregates).toEqual(foldInto(new Map<string, AggregateState>(), await allLedger(store)));
+        // Inside the unit of work, compare with its own view of the ledger (other connections see it only after commit).
+        expect((await tx.aggregates()).aggregates).toEqual(foldInto(new Map<string, AggregateState>(), await allLedger(tx)));
       });
       await store.transaction({ roles: [ROLE] }, (tx) => tx.appendAssignments([assignment('plain')]));
       await store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([outcomeOf(assignment('plain'), true)]));

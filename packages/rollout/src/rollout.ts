@@ -70,6 +70,15 @@ export class Rollout {
     return { transition, actor, reason, ...(evidence !== undefined ? { evidence } : {}), at: this.now().toISOString(), newCanaryId: this.newCanaryId() };
   }
 
+  private readonly warned = new Set<string>();
+
+  /** Hand `message` to `sink` the first time `key` is seen by this rollout (a warning per process, not per task). */
+  warnOnce(key: string, message: string, sink: ((message: string) => void) | undefined): void {
+    if (!sink || this.warned.has(key)) return;
+    this.warned.add(key);
+    sink(message);
+  }
+
   /** Wait for alert deliveries in flight (at most `timeoutMs`), then release the store. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     await this.alerts.drain(options.timeoutMs);

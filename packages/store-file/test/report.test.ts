@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRollout } from './open.js';
 
 const roots: string[] = [];
+const rollouts: Rollout[] = [];
 afterEach(async () => {
+  // Close first: a transition kicks alert delivery, which writes the outbox in .sdd/ after the test returns.
+  for (const rollout of rollouts.splice(0)) await rollout.close();
   for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
 });
 
@@ -21,7 +24,9 @@ async function project(config: string): Promise<Rollout> {
   await writeFile(join(root, '.sdd', 'config.yaml'), config);
   // Canary ids decide which tasks land on the canary: fixed ids make every run route alike.
   let canaries = 0;
-  return openFileRollout(root, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
+  const rollout = await openFileRollout(root, { newCanaryId: () => `c0ffee${String(canaries++).padStart(6, '0')}` });
+  rollouts.push(rollout);
+  return rollout;
 }
 
 let next = 0;

@@ -34,7 +34,7 @@ export async function status(global: GlobalOptions, options: { role?: string }, 
   else for (const role of views) io.stdout(humanRole(role, colours(io)));
   // Memoize a clean, complete run whose inputs did not change while it ran (see status-snapshot.ts);
   // the role files it read are part of the key, so an edit on disk misses the memo.
-  if (options.role === undefined && warnings.length === 0 && !configWarned(project) && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
+  if (project.store.kind === 'file' && options.role === undefined && warnings.length === 0 && !configWarned(project) && diskInputs !== null && keyBefore !== null && keyBefore === (await statusKey(global.dir).catch(() => null))) {
     await writeStatusSnapshot(global.dir, keyBefore, views, diskInputs);
   }
   return 0;

@@ -11,16 +11,15 @@ export interface ServeCliOptions {
 
 /**
  * `bernstein serve`: the HTTP service over the same project (and store) the other commands use.
- * Runs until SIGTERM or SIGINT, then stops accepting, drains requests in flight, and exits 0.
+ * `--store` picks the store as for every command (a PostgreSQL URL runs the service on the shared
+ * database). Runs until SIGTERM or SIGINT, then stops accepting, drains requests in flight, and exits 0.
  */
 export async function serve(global: GlobalOptions, options: ServeCliOptions, io: Io): Promise<number> {
   const port = parsePort(options.port ?? '8080');
   const host = options.host ?? '127.0.0.1';
-  const storeUrl = options.store ?? process.env.BERNSTEIN_STORE_URL ?? '';
-  if (storeUrl !== '' && !/^file:/.test(storeUrl)) {
-    throw new BernsteinError('INVALID_ARGUMENT', `--store ${redact(storeUrl)}: this build serves the file store only (empty or file:); the project's .sdd/ is used`);
-  }
-  const project = await openCheckedProject({ dir: global.dir, store: storeUrl }, io);
+  // The same store selection as every other command (openProjectStore): `serve --store`, the
+  // global `--store`, BERNSTEIN_STORE_URL, then store.url; PostgreSQL or the .sdd/ files.
+  const project = await openCheckedProject({ dir: global.dir, store: options.store ?? global.store }, io);
   const log = (line: string) => io.stderr(`${line}\n`);
   const facade = createRolloutFacade(project, {
     onAlert: (alert) => {
@@ -55,7 +54,3 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** A store URL may carry a password: never echo it. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
-}

@@ -20,6 +20,7 @@ const DEFAULTS: ProjectConfig = {
     guardrails: { costUsd: null, durationMs: null },
   },
   bundle: { sources: ['{templates}/{role}/'], shared: [], modelConfig: '{templates}/{role}/config.yaml', ignore: [] },
+  store: { url: '' },
 };
 
 function errorOf(text: string): MalformedFileError {
@@ -58,6 +59,8 @@ canary:
     cost_usd:
       max_increase: 0.25
     duration_ms: null
+store:
+  url: "postgres://fleet:\${PGPASSWORD}@db.internal:5432/bernstein"
 `;
     expect(parseProjectConfig(FILE, text)).toEqual({
       templates: 'prompts/roles',
@@ -71,6 +74,7 @@ canary:
         guardrails: { costUsd: { maxIncrease: 0.25 }, durationMs: null },
       },
       bundle: DEFAULTS.bundle,
+      store: { url: 'postgres://fleet:${PGPASSWORD}@db.internal:5432/bernstein' },
     });
   });
 
@@ -106,6 +110,7 @@ canary:
   });
 
   it.each<[string, string, number, RegExp]>([
+    ['unknown key in store', 'store:\n  uri: postgres://h/db\n', 2, /store\.uri: unknown key "uri"/],
     ['unknown key in canary', 'canary:\n  canary_percentage: 5\n  min_canary_task: 3\n', 3, /canary\.min_canary_task: unknown key "min_canary_task"/],
     ['several unknown keys', 'canary:\n  a: 1\n  b: 2\n', 2, /canary\.a: unknown keys "a", "b"/],
     ['unknown key in alerts', 'canary:\n  alerts:\n    webhook: ""\n    url: http://x\n', 4, /canary\.alerts\.url: unknown key "url"/],

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 /**
  * `.sdd/config.yaml` (SPEC, Configuration). We own the top-level `templates` key and the `canary:`
- * and `bundle:` sections; every other top-level key belongs to the orchestrator and is ignored (never rejected,
+ * `bundle:` and `store:` sections; every other top-level key belongs to the orchestrator and is ignored (never rejected,
  * never rewritten). Inside `canary:` (and its `alerts:` / `guardrails:` maps) unknown keys and
  * wrong types are errors naming the file, line and key (so are they inside `bundle:`), e.g.
  * `.sdd/config.yaml:4: canary.steps[1]: steps must be strictly increasing`.
@@ -158,6 +158,15 @@ const BundleSectionSchema = z.preprocess(
   }),
 );
 
+/** `store:`: which store holds the project (empty or `file:` = the .sdd/ files; postgres://... = a shared database). */
+const StoreSectionSchema = z.preprocess(
+  orEmpty,
+  strictMap({
+    // Kept as written: `${NAME}` references are resolved from the environment when the store is opened.
+    url: z.string().default(''),
+  }),
+);
+
 /** The raw (snake_case) shape of the part of `.sdd/config.yaml` we own. */
 export const ProjectConfigFileSchema = z.preprocess(
   orEmpty,
@@ -165,6 +174,7 @@ export const ProjectConfigFileSchema = z.preprocess(
     templates: z.string().min(1, 'must not be empty').default(DEFAULT_TEMPLATES_DIR),
     canary: CanarySectionSchema,
     bundle: BundleSectionSchema,
+    store: StoreSectionSchema,
   }),
 );
 
@@ -196,6 +206,8 @@ export interface ProjectConfig {
   templates: string;
   canary: CanaryConfig;
   bundle: BundleConfig;
+  /** `store.url` as written (may hold `${NAME}` references); '' = the .sdd/ files. */
+  store: { url: string };
 }
 
 type RawProjectConfig = z.output<typeof ProjectConfigFileSchema>;
@@ -215,6 +227,7 @@ function normalise(raw: RawProjectConfig): ProjectConfig {
       guardrails: { costUsd: guardrail(c.guardrails.cost_usd), durationMs: guardrail(c.guardrails.duration_ms) },
     },
     bundle: { sources: [...raw.bundle.sources], shared: [...raw.bundle.shared], modelConfig: raw.bundle.model_config, ignore: [...raw.bundle.ignore] },
+    store: { url: raw.store.url },
   };
 }
 

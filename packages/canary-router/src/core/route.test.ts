@@ -109,6 +109,19 @@ describe('planBundleChange', () => {
     expect(planBundleChange(role(), B, on)).toBe('start-canary');
   });
 
+  it('with a shared store, treats a former stable or a rolled-back version on disk as a stale checkout (rule 9)', () => {
+    const shared = { shared: true };
+    expect(planBundleChange(role({ previousStables: [B] }), B, off, shared)).toBe('behind');
+    expect(planBundleChange(role({ previousStables: [B] }), B, on, shared)).toBe('behind');
+    expect(planBundleChange(role({ rejected: [B] }), B, on, shared)).toBe('behind');
+    expect(planBundleChange(role({ previousStables: [C], canary: canary() }), C, on, shared)).toBe('behind');
+    // Only never-seen bundles start canaries or direct releases; the files alone keep today's rule.
+    expect(planBundleChange(role({ previousStables: [C] }), B, on, shared)).toBe('start-canary');
+    expect(planBundleChange(role({ previousStables: [C] }), B, off, shared)).toBe('release');
+    expect(planBundleChange(role({ previousStables: [B] }), B, off)).toBe('release');
+    expect(planBundleChange(role(), A, on, shared)).toBe('none');
+  });
+
   it('accepts the whole project config too', () => {
     const config = defaultProjectConfig();
     expect(planBundleChange(role(), B, config)).toBe('release');

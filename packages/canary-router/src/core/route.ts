@@ -46,20 +46,31 @@ export function decideRoute(role: RoleState, taskId: string): RouteDecision {
  * - 'rejected': disk holds a rolled-back version: serve stable, change nothing (warn the user);
  * - 'release': canary_percentage is 0: the disk version becomes stable directly;
  * - 'start-canary': canary_percentage > 0: start a canary of the disk version
- *   (see autoStartTransition for its parameters).
+ *   (see autoStartTransition for its parameters);
+ * - 'behind' (only with a shared store, rule 9): disk holds a version the role had as stable
+ *   before, or one that was rolled back: this host's templates are behind the fleet; serve the
+ *   fleet's stable, change nothing, warn.
  */
-export type BundleChangePlan = 'none' | 'init' | 'release' | 'start-canary' | 'rejected';
+export type BundleChangePlan = 'none' | 'init' | 'release' | 'start-canary' | 'rejected' | 'behind';
+
+export interface BundleChangeOptions {
+  /** The store is shared by several hosts (fleet mode): SPEC routing rule 9 applies. */
+  shared?: boolean;
+}
 
 export function planBundleChange(
   role: RoleState | undefined,
   diskVersionId: string,
   /** The project config or its `canary` part. */
   config: Pick<ProjectConfig, 'canary'> | Pick<CanaryConfig, 'canaryPercentage'>,
+  options: BundleChangeOptions = {},
 ): BundleChangePlan {
   const canaryPercentage = 'canary' in config ? config.canary.canaryPercentage : config.canaryPercentage;
   if (role === undefined || role.stable === null) return 'init';
   if (diskVersionId === role.stable) return 'none';
   if (role.canary !== null && diskVersionId === role.canary.versionId) return 'none';
+  // Rule 9: with many hosts, an old bundle on one host's disk is a stale checkout, not a change.
+  if (options.shared && (role.rejected.includes(diskVersionId) || role.previousStables.includes(diskVersionId))) return 'behind';
   if (role.rejected.includes(diskVersionId)) return 'rejected';
   if (role.canary !== null) return 'none';
   return canaryPercentage > 0 ? 'start-canary' : 'release';

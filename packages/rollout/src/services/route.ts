@@ -27,7 +27,8 @@ export interface RouteOptions {
   /**
    * Told once per call about the bundle on disk when routing does not act on it: broken files
    * (stable and canary are served from the registry), an edit that matches neither arm of a
-   * running canary, a rejected version. One line each.
+   * running canary, a rejected version. One line each. In a shared store, a host whose templates
+   * are behind the fleet (SPEC routing rule 9) is told once per Rollout.
    */
   onWarning?: (message: string) => void;
   /**
@@ -122,7 +123,7 @@ function isSameWindow(previous: AssignmentRecord, role: string, state: RoleState
 }
 
 /**
- * Register the role's bundle on disk and apply SPEC routing rules 2, 4, 7 and 8, inside `tx`
+ * Register the role's bundle on disk and apply SPEC routing rules 2, 4, 7, 8 and 9, inside `tx`
  * (scoped to the role). Returns the state after any automatic transition; the transitions it
  * applied are appended to `applied`. A bundle on disk that cannot be read never stops a role that
  * has a stable version: it keeps serving from the registry and `onWarning` is told.
@@ -151,11 +152,22 @@ export async function syncRoleWithDisk(
   }
   await registerDisk(tx, read);
   const version = { id: read.versionId };
+  // A shared store (fleet mode) serves many hosts' checkouts: SPEC routing rule 9 (told once
+  // per Rollout, in place of the per-call disk note).
+  const plan = planBundleChange(roleState, version.id, config, { shared: rollout.store.kind !== 'file' });
+  if (plan === 'behind' && roleState?.stable) {
+    const what = roleState.rejected.includes(version.id) ? 'was rolled back' : 'the role had as stable before';
+    rollout.warnOnce(
+      `behind:${role}:${version.id}`,
+      `this host's templates are behind the fleet: the bundle of role "${role}" on disk is version ${version.id}, which ${what}; serving the fleet's stable ${roleState.stable} (nothing was released or canaried; update this checkout)`,
+      options.onWarning,
+    );
+    return state;
+  }
   const note = describeDiskState(role, classifyDisk(roleState, state.disk?.[role], version.id), version.id, roleState);
   if (note !== null) options.onWarning?.(note);
   // Routing acts on a bundle once: unchanged since last time means nothing to do.
   if (state.disk?.[role] === version.id && roleState?.stable) return state;
-  const plan = planBundleChange(roleState, version.id, config);
   const requests: TransitionRequest[] = [];
   const transition = (t: Transition, reason: string) => requests.push(rollout.request(t, 'auto', reason));
   // A canary of another version is running: leave the new bundle for when it ends.
