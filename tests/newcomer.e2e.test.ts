@@ -173,8 +173,12 @@ describe('configuration that cannot silently mean something else', () => {
 
   it('refuses a --store it cannot serve instead of silently using the files, without echoing a password', async () => {
     const project = oneRole();
-    const line = expectCleanError(await runBin(['--store', 'postgres://bern:s3cret@db.internal/canary', 'canary', 'status'], { dir: project.dir }), ['--store', 'postgres:']);
+    // A scheme with no adapter is refused before anything is opened, naming the flag.
+    const line = expectCleanError(await runBin(['--store', 'mysql://bern:s3cret@127.0.0.1:1/canary', 'canary', 'status'], { dir: project.dir }), ['--store', 'mysql:']);
     expect(line).not.toContain('s3cret');
+    // A PostgreSQL URL with nothing listening: one clean line, the password masked, nothing written.
+    const unreachable = expectCleanError(await runBin(['--store', 'postgres://bern:s3cret@127.0.0.1:1/canary', 'canary', 'status'], { dir: project.dir }), ['postgres:']);
+    expect(unreachable).not.toContain('s3cret');
     expectOk(await runBin(['--store', 'file:', 'canary', 'status'], { dir: project.dir }));
     expectCleanError(await runBin(['canary', 'status'], { dir: project.dir, env: { BERNSTEIN_STORE_URL: 'redis://x' } }), ['redis:']);
   });

@@ -20,7 +20,7 @@ const exec = promisify(execFile);
 // npm install and real processes: generous limits (a hang still fails).
 vi.setConfig({ testTimeout: 120_000 });
 
-const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/rollout', '@bernstein/store-file', '@bernstein/server', '@bernstein/canary-cli'] as const;
+const PACKAGES = ['@bernstein/store', '@bernstein/prompt-versions', '@bernstein/canary-router', '@bernstein/quality-compare', '@bernstein/rollout', '@bernstein/store-file', '@bernstein/store-postgres', '@bernstein/server', '@bernstein/canary-cli'] as const;
 
 async function registryReachable(): Promise<string | null> {
   try {
@@ -97,6 +97,7 @@ describe('packed packages, installed outside the workspace', () => {
       '@bernstein/quality-compare': "m => { const i = m.jeffreysInterval(5, 10); if (!(i[0] > 0 && i[0] < 0.5 && i[1] > 0.5 && i[1] < 1)) throw new Error(String(i)); return i; }",
       '@bernstein/rollout': "m => { const k = m.aggregateKey({ canaryId: null, role: 'backend' }); if (k !== 'role:backend') throw new Error(k); return k; }",
       '@bernstein/store-file': "m => { if (typeof m.openFileStore !== 'function') throw new Error('no openFileStore'); return 'ok'; }",
+      '@bernstein/store-postgres': "m => { const l = m.selectStore({ flag: 'postgres://u:p@127.0.0.1:5432/db', env: {} }); if (l.kind !== 'postgres') throw new Error(l.kind); return m.redactUrl('postgres://u:p@127.0.0.1:5432/db'); }",
       '@bernstein/server': "m => { const doc = m.buildOpenApiDocument(m.ROUTES, 'packed'); if (doc.openapi !== '3.1.0') throw new Error(doc.openapi); return Object.keys(doc.paths).length; }",
       '@bernstein/canary-cli': "m => { if (typeof m.run !== 'function') throw new Error('no run'); return typeof m.run; }",
     };

@@ -50,7 +50,9 @@ export function humanRole(role: RoleView, c: Pick<Colours, 'bold' | 'green' | 'r
   const canary = role.canary;
   if (!canary) {
     const s = role.stableOutcomes;
-    lines.push(`  no canary; stable ${s.tasks === 0 ? 'has no outcomes outside a canary yet' : `${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`}`);
+    lines.push(
+      `  no canary; stable ${s.tasks === 0 ? `has no outcomes outside a canary yet (route its tasks: \`bernstein canary route --role ${role.role} --task <id>\`)` : `${s.passed}/${s.tasks} passed ${pct(s.passed, s.tasks)}`}`,
+    );
     const last = role.lastCanary;
     if (last) {
       const result = last.result === 'promoted' ? c.green('promoted') : c.red('rolled back');
