@@ -287,7 +287,7 @@ function render(line: Line, ids: string[]): { text: string; expect: 'record' | '
         case 'taskid-long': base.taskId = 'x'.repeat(513); break;
         case 'taskid-control': base.taskId = `${taskId}\u0001`; break;
         case 'taskid-number': base.taskId = 42; break;
-        case 'gate-string': base.gates = { lint: 'pass' }; break;
+        case 'gate-string': base.gates = { lint: 'yes' }; break; // "pass" and "fail" are valid gate values (SPEC); any other string is not
         case 'gate-empty-name': base.gates = { '': true }; break;
         case 'gate-long-name': base.gates = { ['g'.repeat(129)]: true }; break;
         case 'gates-array': base.gates = [true]; break;
