@@ -54,8 +54,9 @@ function classify(result: RunResult): 'transition' | 'no-op' | 'refused' {
   expect(result.signal, context).toBeNull();
   expect(result.stderr, context).not.toMatch(/internal error|\n\s+at |^\s+at /m);
   if (result.code === 0) {
-    // Success output names the transition it applied ("... promoted ...", "... rolled back ...").
-    return /promoted|rolled back/.test(result.stdout) ? 'transition' : 'no-op';
+    // Success output names the transition it applied ("... promoted ...", "... rolled back ..."):
+    // a promotion or rollback is said once, on stderr (the notice or the ALERT line).
+    return /promoted|rolled back/.test(`${result.stdout}\n${result.stderr}`) ? 'transition' : 'no-op';
   }
   expect(result.code, context).toBe(1);
   const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
