@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { insertOutboxEntries } from './outbox-sql.js';
 import { BernsteinError } from '@bernstein/store';
 import type { LedgerRecord, Version } from '@bernstein/prompt-versions';
 import type { AuditEvent, CanaryState } from '@bernstein/canary-router';
@@ -315,19 +316,7 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
         return { ...a, id, revision, payload: { ...a.payload, eventId: id }, claim: null };
       });
     if (alerts.length > 0) {
-      await client.query(
-        `INSERT INTO bernstein.outbox (id, revision, role, created_at, payload, status, attempts)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::json[])`,
-        [
-          alerts.map((a) => a.id),
-          alerts.map((a) => a.revision),
-          alerts.map((a) => a.role),
-          alerts.map((a) => a.createdAt),
-          alerts.map((a) => JSON.stringify(a.payload)),
-          alerts.map((a) => a.status),
-          alerts.map((a) => JSON.stringify(a.attempts)),
-        ],
-      );
+      await insertOutboxEntries((sql, params) => client.query(sql, params), alerts);
     }
     summary.alerts = alerts.length;
 

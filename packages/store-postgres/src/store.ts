@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { insertOutboxEntries } from './outbox-sql.js';
 import { BernsteinError } from '@bernstein/store';
 import {
   hashBundle,
@@ -503,19 +504,7 @@ class PgTransaction extends PgReader implements StoreTransaction {
     await this.insertAudit(events, false);
     const alerts = events.map(outboxEntryFor).filter((entry): entry is OutboxEntry => entry !== null);
     if (alerts.length > 0) {
-      await this.query(
-        `INSERT INTO bernstein.outbox (id, revision, role, created_at, payload, status, attempts)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::json[])`,
-        [
-          alerts.map((a) => a.id),
-          alerts.map((a) => a.revision),
-          alerts.map((a) => a.role),
-          alerts.map((a) => a.createdAt),
-          alerts.map((a) => JSON.stringify(a.payload)),
-          alerts.map((a) => a.status),
-          alerts.map((a) => JSON.stringify(a.attempts)),
-        ],
-      );
+      await insertOutboxEntries((sql, params) => this.query(sql, params), alerts);
     }
     return { state, events, alerts };
   }
