@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath, REPO_ROOT } from './helpers/paths.ts';
 import { describeResult, parseJson, parseNdjson, runBin, runBinMany } from './helpers/process.ts';
-import { makeProject, mulberry32, removeProjects, type TempProject } from './helpers/project.ts';
+import { seededRandom } from '@bernstein/test-utils';
+import { makeProject, removeProjects, type TempProject } from './helpers/project.ts';
 import { startWebhookServer, type WebhookServer } from './helpers/webhook.ts';
 
 // Real processes on a small machine: generous per-test limits (a hang still fails, with output).
@@ -78,7 +79,7 @@ async function route(project: TempProject, taskIds: readonly string[]): Promise<
 
 /** Outcome NDJSON: each task passes with its arm's probability (seeded, so reproducible given the arms). */
 function outcomes(routed: readonly Routed[], pass: { stable: number; canary: number }, seed: number): string {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   return routed.map((r) => `${JSON.stringify({ taskId: r.taskId, passed: random() < pass[r.arm] })}\n`).join('');
 }
 

@@ -1,16 +1,9 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.library';
 
 export default defineConfig([
-  {
-    // The library entry: dependencies stay external, as usual for a package.
-    entry: ['src/index.ts'],
-    format: ['esm'],
-    target: 'node20',
-    dts: { compilerOptions: { customConditions: [] } },
-    tsconfig: 'tsconfig.build.json',
-    sourcemap: true,
-    clean: false,
-  },
+  // The library entry: dependencies stay external, as usual for a package.
+  libraryBuild(['src/index.ts'], { clean: false }),
   {
     // The `bernstein` bin: one self-contained bundle (code-split per command), because start-up
     // time is a product target and resolving hundreds of module files costs more than parsing one.

@@ -1,11 +1,5 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/contract.ts'],
-  format: ['esm'],
-  target: 'node20',
-  dts: { compilerOptions: { customConditions: [] } },
-  tsconfig: 'tsconfig.build.json',
-  sourcemap: true,
-  clean: true,
-});
+// `contract`: the store-contract suite that every adapter's tests run.
+export default defineConfig(libraryBuild(['src/index.ts', 'src/contract.ts']));

@@ -1,13 +1,6 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.library';
 
-export default defineConfig({
-  // `testing`: the throw-away PostgreSQL server used by this package's tests, the repository's
-  // end-to-end tests and `pnpm bench`.
-  entry: { index: 'src/index.ts', 'testing/pg-server': 'src/testing/pg-server.ts' },
-  format: ['esm'],
-  target: 'node20',
-  dts: { compilerOptions: { customConditions: [] } },
-  tsconfig: 'tsconfig.build.json',
-  sourcemap: true,
-  clean: true,
-});
+// `testing`: the throw-away PostgreSQL server used by this package's tests, the repository's
+// end-to-end tests and `pnpm bench`.
+export default defineConfig(libraryBuild({ index: 'src/index.ts', 'testing/pg-server': 'src/testing/pg-server.ts' }));
