@@ -120,17 +120,27 @@ class Spool {
   }
 }
 
-/** Canonical JSON (sorted keys), so that two stores' copies of one record compare equal. */
+/** Canonical JSON (sorted keys, undefined members left out), so that two stores' copies of one record compare equal. */
 function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  // Loops rather than map/filter/join: this runs for every ledger record of an import.
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonical(value[i]);
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  out = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(member)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** What identifies one role's history, revisions aside (an import into a busy database renumbers them). */
@@ -275,7 +285,7 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
 
     await client.query(
       `INSERT INTO bernstein.ledger (seq, kind, task_id, role, canary_id, assignment_seq, record) OVERRIDING SYSTEM VALUE
-         SELECT s, k, t, r, c, a, j::json FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS u(s, k, t, r, c, a, j)`,
+         SELECT s, k, t, r, c, a, j::json FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], string_to_array($7::text, E'\\n')) AS u(s, k, t, r, c, a, j)`,
       [
         records.map((_, j) => base + index + j),
         records.map((r) => r.type),
@@ -283,14 +293,17 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
         records.map((r) => r.role),
         records.map((r) => r.canaryId),
         assignmentSeqs,
-        lines,
+        // The records' JSON as one text, a line each (JSON text has no raw newline): the driver
+        // sends it as is, where an array of JSON strings would be escaped element by element.
+        lines.join('\n'),
       ],
     );
     const whole = [...rows].filter(([, row]) => row.assignment !== null);
     if (whole.length > 0) {
       await client.query(
         `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome)
-           SELECT t, r, at, s, a::json, os, o::json FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(t, r, at, s, a, os, o)
+           SELECT t, r, at, s, a::json, os, nullif(o, '')::json
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], string_to_array($5::text, E'\\n'), $6::bigint[], string_to_array($7::text, E'\\n')) AS u(t, r, at, s, a, os, o)
          ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
            assignment = EXCLUDED.assignment, outcome_seq = EXCLUDED.outcome_seq, outcome = EXCLUDED.outcome`,
         [
@@ -298,9 +311,10 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
           whole.map(([, row]) => row.assignment!.role),
           whole.map(([, row]) => row.assignment!.at),
           whole.map(([, row]) => row.seq),
-          whole.map(([, row]) => row.assignment!.text),
+          whole.map(([, row]) => row.assignment!.text).join('\n'),
           whole.map(([, row]) => row.outcome?.seq ?? null),
-          whole.map(([, row]) => row.outcome?.text ?? null),
+          // No outcome yet: an empty line (a JSON text is never empty).
+          whole.map(([, row]) => row.outcome?.text ?? '').join('\n'),
         ],
       );
     }
@@ -308,8 +322,8 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
     if (answered.length > 0) {
       await client.query(
         `UPDATE bernstein.tasks AS t SET outcome_seq = u.os, outcome = u.o::json
-           FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(t, os, o) WHERE t.task_id = u.t`,
-        [answered.map(([taskId]) => taskId), answered.map(([, row]) => row.outcome!.seq), answered.map(([, row]) => row.outcome!.text)],
+           FROM unnest($1::text[], $2::bigint[], string_to_array($3::text, E'\\n')) AS u(t, os, o) WHERE t.task_id = u.t`,
+        [answered.map(([taskId]) => taskId), answered.map(([, row]) => row.outcome!.seq), answered.map(([, row]) => row.outcome!.text).join('\n')],
       );
     }
     index += records.length;
