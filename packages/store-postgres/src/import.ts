@@ -76,7 +76,18 @@ class Spool {
 
   private flush(): void {
     if (this.buffer.length === 0) return;
-    writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+    try {
+      const bytes = Buffer.from(`${this.buffer.join('\n')}\n`, 'utf8');
+      // A short write (a full disk) must not leave records out of the copy.
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    } catch (error) {
+      throw new BernsteinError(
+        'IO_ERROR',
+        `${this.file}: cannot write the import's spool (${(error as Error).message}); it needs about the ledger's size: set TMPDIR to a folder with room (nothing was imported)`,
+        { file: this.file },
+        { cause: error },
+      );
+    }
     this.buffer = [];
     this.bytes = 0;
   }
