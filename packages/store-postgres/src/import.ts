@@ -361,7 +361,9 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
   const roles = rolesOf(snapshot);
   const wanted = new Set(roles);
 
-  const spoolDir = await mkdtemp(join(tmpdir(), 'bernstein-import-'));
+  const spoolDir = await mkdtemp(join(tmpdir(), 'bernstein-import-')).catch((error: unknown) => {
+    throw new BernsteinError('IO_ERROR', `cannot make the import's spool folder under ${tmpdir()} (${(error as Error).message}): set TMPDIR to a writable folder (nothing was imported)`, {}, { cause: error });
+  });
   const client = await target.connect('import');
   try {
     await client.query('BEGIN');
