@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { canaryStatus, routeTasks } from '@bernstein/rollout';
 import { migrateSchema, openPostgresStore } from '@bernstein/store-postgres';
 import { startPgServer, type PgServer } from '@bernstein/store-postgres/testing';
@@ -203,13 +204,16 @@ async function scaleRows(server: PgServer, options: PostgresBenchOptions['scale'
     const imported = runNodeMeasured(bin, ['store', 'import', '--dir', dir, '--store', url]);
     if (imported.status !== 0) throw new Error(`bernstein store import failed: ${imported.stderr.trim()}`);
     const rows: CommandRow[] = [];
-    let coldMethod = 'server restarted (pg_ctl restart -m fast: shared buffers empty)';
+    let coldMethod = "a fresh process, the project's .sdd/cache/ deleted, the server restarted (pg_ctl restart -m fast: shared buffers empty)";
     let dropped = true;
     const measure = (command: 'status' | 'evaluate', cache: 'warm' | 'none') => {
       const wall: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < options.runs; i++) {
         if (cache === 'none') {
+          // Nothing derived survives: the project's file caches (unused with --store, deleted
+          // anyway), the server's shared buffers, and the OS page cache where allowed.
+          rmSync(join(dir, '.sdd', 'cache'), { recursive: true, force: true });
           server.restartFast();
           dropped = dropPageCache() && dropped;
         }

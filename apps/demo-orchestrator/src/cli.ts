@@ -22,6 +22,7 @@ interface CliOptions {
   json?: boolean;
   report: boolean;
   serve?: boolean | string;
+  store?: string;
 }
 
 function positiveInt(name: string, max: number) {
@@ -52,6 +53,7 @@ export function buildCli(): Command {
     .option('--agent-cmd <command>', 'run this shell command as the agent of every task (real process executor) instead of simulated agents')
     .option('--gate <command>', 'a quality-gate shell command run in the task folder after the agent (repeatable); all must exit 0', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--task-timeout-ms <n>', 'time limit per task for the agent and its gates; running out is a failure', positiveInt('--task-timeout-ms', 86_400_000), 120_000)
+    .option('--store <url>', 'where the project state lives, as for `bernstein --store`: postgres://... a shared database (run `bernstein store migrate` on it first; it must hold no project yet unless --keep), file: or nothing the workspace\'s .sdd/ files (default: BERNSTEIN_STORE_URL, else .sdd/config.yaml)')
     .option('--json', 'print a JSON summary on stdout (progress goes to stderr)')
     .option('--no-report', 'do not write the HTML report')
     .option('--serve [port]', 'also run `bernstein serve` on the workspace (127.0.0.1, default port 8080) and print the live dashboard URL; keeps serving after the story until Ctrl-C')
@@ -62,6 +64,7 @@ Examples:
   $ pnpm demo
   $ pnpm demo --seed 7 --concurrency 8
   $ pnpm demo --serve              # watch it on the live dashboard
+  $ pnpm demo --store postgres://app@db/bernstein   # fleet mode: the state in PostgreSQL
   $ pnpm demo --print-scenario > my-story.yaml && pnpm demo --scenario my-story.yaml
   $ pnpm demo --agent-cmd './my-agent.sh' --gate 'npm test' --gate 'npx tsc --noEmit'
 `,
@@ -106,6 +109,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       agent,
       terminal,
       report: options.report,
+      ...(options.store !== undefined ? { store: options.store } : {}),
       ...(servePort !== null
         ? {
             onProject: async (project) => {
@@ -142,6 +146,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await (server as RunningServer | null)?.close();
+      await story.close();
     }
   } catch (error) {
     terminal.clearStatus();

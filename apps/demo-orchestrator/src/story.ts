@@ -5,6 +5,7 @@ import { BernsteinError, writeFileAtomic } from '@bernstein/store';
 import { hashBundle, loadRoleBundle } from '@bernstein/prompt-versions';
 import { describeAuditEvent, type AuditEvent } from '@bernstein/canary-router';
 import { canaryRole, openRollout, readEvidence, writeReport, type ReportData, type ReportEvidence, type Rollout } from '@bernstein/rollout';
+import { openProjectStore } from '@bernstein/canary-cli';
 import { FileStore } from '@bernstein/store-file';
 import { ProcessExecutor } from './executors/process.js';
 import { SimulatedExecutor, type SimulatedVersion } from './executors/simulated.js';
@@ -32,6 +33,11 @@ export interface StoryOptions {
   terminal: Terminal;
   /** Write the HTML report at the end (default true). */
   report?: boolean;
+  /**
+   * `--store`: where the project state lives, chosen as `bernstein --store` chooses it (else
+   * BERNSTEIN_STORE_URL, else the sample project's `.sdd/config.yaml`, i.e. its `.sdd/` files).
+   */
+  store?: string;
   /** Called once the workspace's project is open, before any task runs (`--serve` starts the server here). */
   onProject?: (project: Rollout) => Promise<void>;
 }
@@ -75,6 +81,8 @@ export interface StoryResult {
   scenario: string;
   seed: number;
   workspace: string;
+  /** The shared store the state lives in (its URL with the password as `***`), or null: the workspace's `.sdd/` files. */
+  store: string | null;
   run: number;
   tasks: number;
   wallMs: number;
@@ -131,12 +139,20 @@ export class Story {
   private phaseIssued = 0;
   private readonly options: StoryOptions;
   private project!: Rollout;
+  private opened = false;
   private toolkit!: Toolkit;
   private minCanaryTasks = 10;
   private rollbackMargin = 0.1;
 
   constructor(options: StoryOptions) {
     this.options = options;
+  }
+
+  /** Release the store (a shared database's connections); after `run`, and after a server on it closed. */
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    this.opened = false;
+    await this.project.close();
   }
 
   /** First call: take no new tasks, let tasks in flight finish. Second call: cut them short (recorded as failed). */
@@ -165,11 +181,14 @@ export class Story {
     await writeFileAtomic(join(ws.dir, 'scenario.yaml'), this.options.scenarioText);
     // Canary ids seed the bucketing: derive them from the seed so a run is reproducible.
     let canaries = 0;
+    const store = await openProjectStore(ws.dir, this.options.store !== undefined ? { store: this.options.store } : {});
     this.project = openRollout({
       root: ws.dir,
-      store: new FileStore(ws.dir),
+      store,
       newCanaryId: () => createHash('sha256').update(`${seed}:${ws.run}:canary:${canaries++}`).digest('hex').slice(0, 12),
     });
+    this.opened = true;
+    if (ws.fresh && !(store instanceof FileStore)) await assertEmptySharedStore(this.project);
     await this.options.onProject?.(this.project);
     const config = await this.project.config();
     this.minCanaryTasks = config.canary.minCanaryTasks;
@@ -286,6 +305,7 @@ export class Story {
       scenario: scenario.name,
       seed,
       workspace: ws.dir,
+      store: store instanceof FileStore ? null : store.name,
       run: ws.run,
       tasks: this.completed,
       wallMs: Date.now() - started,
@@ -524,7 +544,7 @@ export class Story {
     result.decision = watch.decision;
     if (!watch.decision) {
       result.outcome = 'undecided';
-      const message = `phase "${phase.name}": no decision on the ${watch.role} canary within maxTasks ${phase.maxTasks} (raise it in the scenario, or look at \`bernstein canary status --dir ${this.project.root}\`)`;
+      const message = `phase "${phase.name}": no decision on the ${watch.role} canary within maxTasks ${phase.maxTasks} (raise it in the scenario, or look at \`bernstein canary status --dir ${this.project.root}${this.project.store instanceof FileStore ? '' : ' --store <url>'}\`)`;
       this.problems.push(message);
       out.line(c.red(`  ${message}`));
       return;
@@ -554,4 +574,19 @@ async function countLines(file: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * A fresh workspace starts the story from nothing. Its `.sdd/` files are new, but a shared store
+ * may hold a project already (an earlier run, another team's roles): the story's task ids and
+ * roles would collide with it, so it asks for an empty database instead (or --keep to continue).
+ */
+async function assertEmptySharedStore(project: Rollout): Promise<void> {
+  const [versions, state] = await Promise.all([project.store.listVersions(), project.store.loadState()]);
+  const roles = [...new Set([...versions.map((v) => v.role), ...Object.keys(state.roles)])].sort();
+  if (roles.length === 0) return;
+  throw new BernsteinError(
+    'CONFLICT',
+    `${project.store.name} already holds a project (roles ${roles.join(', ')}): the demo starts from an empty store; give it an empty database, or --keep with the --dir of the run that filled it`,
+  );
 }

@@ -100,7 +100,8 @@ export function formatSummary(result: StoryResult, data: ReportData | null, c: C
   if (result.simulated) lines.push(c.magenta('Agents were simulated (pass probabilities from the scenario); routing, recording, decisions, alerts and the audit log were real.'));
   lines.push(`${result.tasks} tasks in ${(result.wallMs / 1000).toFixed(1)} s · seed ${result.seed} · alerts delivered: ${result.alerts} (${rel(result.alertsFile)})`);
   if (result.report) lines.push(`HTML report: ${c.bold(rel(result.report))}`);
-  lines.push(`audit log:   pnpm bernstein canary history --dir ${workspace} --json`);
+  if (result.store === null) lines.push(`audit log:   pnpm bernstein canary history --dir ${workspace} --json`);
+  else lines.push(`audit log:   pnpm bernstein canary history --dir ${workspace} --store <the same URL> --json   (the state is in ${result.store})`);
   for (const problem of result.problems) lines.push(c.red(`problem: ${problem}`));
   if (result.interrupted) lines.push(c.yellow('interrupted (Ctrl-C): stopped early; everything recorded so far is consistent'));
   return lines;

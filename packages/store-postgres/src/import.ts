@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { insertOutboxEntries } from './outbox-sql.js';
 import { BernsteinError } from '@bernstein/store';
 import type { LedgerRecord, Version } from '@bernstein/prompt-versions';
@@ -9,7 +13,11 @@ import { PROJECT_LOCK_KEY } from './locks.js';
 import type { PostgresStore } from './store.js';
 
 /** Rows per INSERT statement: large enough to be fast, small enough to stay far under the statement timeout. */
-const BATCH = 10_000;
+const BATCH = 5_000;
+/** Bytes of spooled ledger text buffered before a write to the spool file. */
+const SPOOL_WRITE_BYTES = 1 << 20;
+/** Bytes per read of the spool file. */
+const SPOOL_READ_BYTES = 4 << 20;
 
 export interface ImportSummary {
   /** True when the database already held exactly this history: nothing was written. */
@@ -24,12 +32,10 @@ export interface ImportSummary {
   revisionOffset: number;
 }
 
-/** Everything a project holds, read through the port from the source store. */
+/** What a project holds besides its ledger, read through the port from the source store (small next to the ledger). */
 interface Snapshot {
   versions: Version[];
   state: CanaryState;
-  /** Ledger records as their JSON text (a million records as objects would not fit the memory budget). */
-  ledger: string[];
   audit: AuditEvent[];
   alerts: OutboxEntry[];
 }
@@ -39,24 +45,113 @@ async function readSource(source: StoreReader): Promise<Snapshot> {
   const versions: Version[] = [];
   for (const summary of summaries) versions.push(await source.getVersion(summary.id));
   const state = await source.loadState();
-  const ledger: string[] = [];
-  await source.readLedger(null, (record) => ledger.push(JSON.stringify(record)));
   const { events: audit } = await source.readAudit({});
   const alerts = await source.listAlerts();
-  return { versions, state, ledger, audit, alerts };
+  return { versions, state, audit, alerts };
 }
 
-/** Canonical JSON (sorted keys), so that two stores' copies of one record compare equal. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
+/**
+ * The copied roles' ledger records as JSON lines in a temporary file. The port streams the
+ * source ledger to a synchronous callback, which cannot wait for the database; the spool takes
+ * the records at the reader's pace (synchronous, buffered writes), and the copy then reads it
+ * back a page at a time, each page inserted before the next is read. Memory stays bounded by a
+ * page, whatever the ledger's size.
+ */
+class Spool {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  private bytes = 0;
+  count = 0;
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, 'w', 0o600);
   }
-  return JSON.stringify(value);
+
+  push(line: string): void {
+    this.buffer.push(line);
+    this.bytes += line.length + 1;
+    this.count += 1;
+    if (this.bytes >= SPOOL_WRITE_BYTES) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    try {
+      const bytes = Buffer.from(`${this.buffer.join('\n')}\n`, 'utf8');
+      // A short write (a full disk) must not leave records out of the copy.
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    } catch (error) {
+      throw new BernsteinError(
+        'IO_ERROR',
+        `${this.file}: cannot write the import's spool (${(error as Error).message}); it needs about the ledger's size: set TMPDIR to a folder with room (nothing was imported)`,
+        { file: this.file },
+        { cause: error },
+      );
+    }
+    this.buffer = [];
+    this.bytes = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+
+  /** The spooled lines, in order, `size` at a time. */
+  async *pages(size: number): AsyncGenerator<string[]> {
+    const handle = await open(this.file, 'r');
+    try {
+      const chunk = Buffer.allocUnsafe(SPOOL_READ_BYTES);
+      let carry: Buffer = Buffer.alloc(0);
+      let page: string[] = [];
+      for (;;) {
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        // Split on newline bytes, so that a character cut by the chunk boundary is decoded whole
+        // with the rest of its line; the spool is ours, so every line ends in a newline.
+        const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+        const last = data.lastIndexOf(0x0a);
+        if (last === -1) {
+          carry = Buffer.from(data);
+          continue;
+        }
+        carry = Buffer.from(data.subarray(last + 1));
+        for (const line of data.toString('utf8', 0, last).split('\n')) {
+          page.push(line);
+          if (page.length === size) {
+            yield page;
+            page = [];
+          }
+        }
+      }
+      if (page.length > 0) yield page;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Canonical JSON (sorted keys, undefined members left out), so that two stores' copies of one record compare equal. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  // Loops rather than map/filter/join: this runs for every ledger record of an import.
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonical(value[i]);
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  out = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(member)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** What identifies one role's history, revisions aside (an import into a busy database renumbers them). */
@@ -88,17 +183,29 @@ function rolesOf(snapshot: Snapshot): string[] {
   return [...roles].sort();
 }
 
-function sourceHistories(snapshot: Snapshot, records: LedgerRecord[]): Map<string, RoleHistory> {
-  const histories = new Map<string, RoleHistory>();
-  const of = (role: string) => {
-    let h = histories.get(role);
-    if (!h) histories.set(role, (h = new RoleHistory()));
+/** The source's histories per role, fed record by record as the ledger streams by. */
+class SourceHistories {
+  private readonly byRole = new Map<string, RoleHistory>();
+
+  constructor(snapshot: Snapshot) {
+    for (const v of snapshot.versions) this.of(v.role).version(v.id);
+  }
+
+  of(role: string): RoleHistory {
+    let h = this.byRole.get(role);
+    if (!h) this.byRole.set(role, (h = new RoleHistory()));
     return h;
-  };
-  for (const v of snapshot.versions) of(v.role).version(v.id);
-  for (const r of records) of(r.role).record(r);
-  for (const e of snapshot.audit) of(e.role).event(e);
-  return histories;
+  }
+
+  /** Audit events go in after the ledger (the digest hashes each part separately, so order across parts is free). */
+  finish(snapshot: Snapshot): this {
+    for (const e of snapshot.audit) this.of(e.role).event(e);
+    return this;
+  }
+
+  get(role: string): RoleHistory | undefined {
+    return this.byRole.get(role);
+  }
 }
 
 async function databaseHistory(client: pg.ClientBase, role: string): Promise<RoleHistory> {
@@ -120,6 +227,121 @@ async function databaseHistory(client: pg.ClientBase, role: string): Promise<Rol
   return history;
 }
 
+/** A task's latest assignment while the copy runs: its ledger seq, and its outcome's seq once one is copied. */
+interface TaskCursor {
+  seq: number;
+  outcomeSeq: number | null;
+}
+
+/** What one page of the copy writes to `tasks`: the row of a task assigned in the page, or only the outcome of one assigned earlier. */
+interface TaskRow {
+  seq: number;
+  /** Set when the page holds the task's latest assignment (the row is written whole). */
+  assignment: { role: string; at: string; text: string } | null;
+  outcome: { seq: number; text: string } | null;
+}
+
+/**
+ * Insert the spooled records into the ledger in order, with seqs reserved up front (one range,
+ * under the project lock), so that each outcome row names the assignment it answers; and keep
+ * `tasks` (each task's latest assignment and that assignment's outcome) up to date page by page.
+ */
+async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: string, display: string): Promise<{ assignments: number; outcomes: number }> {
+  const counts = { assignments: 0, outcomes: 0 };
+  if (spool.count === 0) return counts;
+  const sequence = (await client.query<{ name: string }>("SELECT pg_get_serial_sequence('bernstein.ledger', 'seq') AS name")).rows[0]!.name;
+  const base = Number((await client.query<{ n: string }>('SELECT nextval($1::regclass)::text AS n', [sequence])).rows[0]!.n);
+  await client.query('SELECT setval($1::regclass, $2::bigint)', [sequence, base + spool.count - 1]);
+
+  let index = 0;
+  for await (const lines of spool.pages(BATCH)) {
+    const records = lines.map((line) => JSON.parse(line) as LedgerRecord);
+    // The page's tasks as earlier pages left them. A row older than this import belongs to the
+    // database's own history: task ids are global, and taking it over would change that task's
+    // latest assignment.
+    const known = await client.query<{ task_id: string; role: string; assignment_seq: string; outcome_seq: string | null }>(
+      'SELECT task_id, role, assignment_seq::text AS assignment_seq, outcome_seq::text AS outcome_seq FROM bernstein.tasks WHERE task_id = ANY($1::text[])',
+      [[...new Set(records.map((r) => r.taskId))]],
+    );
+    const cursors = new Map<string, TaskCursor>();
+    for (const row of known.rows) {
+      const seq = Number(row.assignment_seq);
+      if (seq < base) {
+        throw new BernsteinError('CONFLICT', `task "${row.task_id}" of ${sourceName} is already in ${display} (role "${row.role}"): refusing to merge (nothing was imported)`);
+      }
+      cursors.set(row.task_id, { seq, outcomeSeq: row.outcome_seq === null ? null : Number(row.outcome_seq) });
+    }
+    const rows = new Map<string, TaskRow>();
+    const assignmentSeqs: Array<number | null> = [];
+    records.forEach((record, j) => {
+      const seq = base + index + j;
+      if (record.type === 'assign') {
+        cursors.set(record.taskId, { seq, outcomeSeq: null });
+        rows.set(record.taskId, { seq, assignment: { role: record.role, at: record.at, text: lines[j]! }, outcome: null });
+        assignmentSeqs.push(null);
+        counts.assignments += 1;
+        return;
+      }
+      const current = cursors.get(record.taskId);
+      if (!current || current.outcomeSeq !== null) {
+        throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + j + 1} is an outcome of task "${record.taskId}" with no assignment awaiting it`);
+      }
+      current.outcomeSeq = seq;
+      assignmentSeqs.push(current.seq);
+      const row = rows.get(record.taskId);
+      if (row) row.outcome = { seq, text: lines[j]! };
+      else rows.set(record.taskId, { seq: current.seq, assignment: null, outcome: { seq, text: lines[j]! } });
+      counts.outcomes += 1;
+    });
+
+    await client.query(
+      `INSERT INTO bernstein.ledger (seq, kind, task_id, role, canary_id, assignment_seq, record) OVERRIDING SYSTEM VALUE
+         SELECT s, k, t, r, c, a, j::json FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], string_to_array($7::text, E'\\n')) AS u(s, k, t, r, c, a, j)`,
+      [
+        records.map((_, j) => base + index + j),
+        records.map((r) => r.type),
+        records.map((r) => r.taskId),
+        records.map((r) => r.role),
+        records.map((r) => r.canaryId),
+        assignmentSeqs,
+        // The records' JSON as one text, a line each (JSON text has no raw newline): the driver
+        // sends it as is, where an array of JSON strings would be escaped element by element.
+        lines.join('\n'),
+      ],
+    );
+    const whole = [...rows].filter(([, row]) => row.assignment !== null);
+    if (whole.length > 0) {
+      await client.query(
+        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome)
+           SELECT t, r, at, s, a::json, os, nullif(o, '')::json
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], string_to_array($5::text, E'\\n'), $6::bigint[], string_to_array($7::text, E'\\n')) AS u(t, r, at, s, a, os, o)
+         ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
+           assignment = EXCLUDED.assignment, outcome_seq = EXCLUDED.outcome_seq, outcome = EXCLUDED.outcome`,
+        [
+          whole.map(([taskId]) => taskId),
+          whole.map(([, row]) => row.assignment!.role),
+          whole.map(([, row]) => row.assignment!.at),
+          whole.map(([, row]) => row.seq),
+          whole.map(([, row]) => row.assignment!.text).join('\n'),
+          whole.map(([, row]) => row.outcome?.seq ?? null),
+          // No outcome yet: an empty line (a JSON text is never empty).
+          whole.map(([, row]) => row.outcome?.text ?? '').join('\n'),
+        ],
+      );
+    }
+    const answered = [...rows].filter(([, row]) => row.assignment === null);
+    if (answered.length > 0) {
+      await client.query(
+        `UPDATE bernstein.tasks AS t SET outcome_seq = u.os, outcome = u.o::json
+           FROM unnest($1::text[], $2::bigint[], string_to_array($3::text, E'\\n')) AS u(t, os, o) WHERE t.task_id = u.t`,
+        [answered.map(([taskId]) => taskId), answered.map(([, row]) => row.outcome!.seq), answered.map(([, row]) => row.outcome!.text).join('\n')],
+      );
+    }
+    index += records.length;
+  }
+  return counts;
+}
+
 /**
  * Copy a project (read through the port from `source`, e.g. the `.sdd/` file store) into the
  * database, in one transaction holding the project lock: all of it or nothing.
@@ -128,13 +350,20 @@ async function databaseHistory(client: pg.ClientBase, role: string): Promise<Rol
  *   history is refused, naming the role, and nothing is written.
  * - Roles the database does not hold are added; their revisions are renumbered after the
  *   database's own, keeping their order.
+ * - The ledger streams: read once from the source (digests and aggregates folded on the way,
+ *   the copied records spooled to a temporary file), then inserted in order, BATCH rows per
+ *   statement. Each outcome names the assignment it answers and each task's latest assignment
+ *   goes to `tasks`; what an earlier page wrote is looked up in `tasks` (by its primary key), so
+ *   no per-task map of the whole ledger is kept in memory.
  */
 export async function importProject(target: PostgresStore, source: StoreReader, sourceName: string): Promise<ImportSummary> {
   const snapshot = await readSource(source);
-  const records = snapshot.ledger.map((text) => JSON.parse(text) as LedgerRecord);
   const roles = rolesOf(snapshot);
-  const histories = sourceHistories(snapshot, records);
+  const wanted = new Set(roles);
 
+  const spoolDir = await mkdtemp(join(tmpdir(), 'bernstein-import-')).catch((error: unknown) => {
+    throw new BernsteinError('IO_ERROR', `cannot make the import's spool folder under ${tmpdir()} (${(error as Error).message}): set TMPDIR to a writable folder (nothing was imported)`, {}, { cause: error });
+  });
   const client = await target.connect('import');
   try {
     await client.query('BEGIN');
@@ -147,6 +376,26 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
       [roles],
     );
     const existing = new Set(present.rows.map((r) => r.role));
+    const copy = roles.filter((role) => !existing.has(role));
+    const copying = new Set(copy);
+
+    // One pass over the source ledger: digests of every role, the fold and the spool of the copied ones.
+    const histories = new SourceHistories(snapshot);
+    const folded = new Map<string, AggregateState>();
+    const spool = new Spool(join(spoolDir, 'ledger.jsonl'));
+    try {
+      await source.readLedger(null, (record) => {
+        if (!wanted.has(record.role)) return;
+        histories.of(record.role).record(record);
+        if (!copying.has(record.role)) return;
+        foldInto(folded, [record]);
+        spool.push(JSON.stringify(record));
+      });
+    } finally {
+      spool.close();
+    }
+    histories.finish(snapshot);
+
     for (const role of [...existing].sort()) {
       const mine = (await databaseHistory(client, role)).digest();
       const theirs = (histories.get(role) ?? new RoleHistory()).digest();
@@ -158,27 +407,10 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
         );
       }
     }
-    const copy = roles.filter((role) => !existing.has(role));
     const summary: ImportSummary = { alreadyImported: copy.length === 0, roles: copy, versions: 0, assignments: 0, outcomes: 0, auditEvents: 0, alerts: 0, revisionOffset: 0 };
     if (copy.length === 0) {
       await client.query('ROLLBACK');
       return summary;
-    }
-    const copying = new Set(copy);
-    const ledger = records.filter((r) => copying.has(r.role));
-    const ledgerText = snapshot.ledger.filter((_, i) => copying.has(records[i]!.role));
-    // Task ids are global: one the database routed for another role would change that task's latest assignment.
-    const taskIds = [...new Set(ledger.map((r) => r.taskId))];
-    for (let i = 0; i < taskIds.length; i += BATCH) {
-      const clash = await client.query<{ task_id: string; role: string }>('SELECT task_id, role FROM bernstein.tasks WHERE task_id = ANY($1::text[]) LIMIT 1', [
-        taskIds.slice(i, i + BATCH),
-      ]);
-      if (clash.rows[0]) {
-        throw new BernsteinError(
-          'CONFLICT',
-          `task "${clash.rows[0].task_id}" of ${sourceName} is already in ${target.display} (role "${clash.rows[0].role}"): refusing to merge (nothing was imported)`,
-        );
-      }
     }
 
     const maxRevision = await client.query<{ n: string }>('SELECT coalesce(max(revision), 0)::text AS n FROM bernstein.audit');
@@ -204,68 +436,11 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
       summary.versions += inserted.rowCount ?? 0;
     }
 
-    // Ledger, in order, with seqs reserved up front so that each outcome row can name the
-    // assignment it answers; then each task's latest assignment and that assignment's outcome.
-    const sequence = (await client.query<{ name: string }>("SELECT pg_get_serial_sequence('bernstein.ledger', 'seq') AS name")).rows[0]!.name;
-    let base = 0;
-    if (ledger.length > 0) {
-      base = Number((await client.query<{ n: string }>('SELECT nextval($1::regclass)::text AS n', [sequence])).rows[0]!.n);
-      await client.query('SELECT setval($1::regclass, $2::bigint)', [sequence, base + ledger.length - 1]);
-    }
-    const latest = new Map<string, { seq: number; index: number; outcome: number | null }>();
-    const assignmentSeqs: Array<number | null> = [];
-    ledger.forEach((record, index) => {
-      const seq = base + index;
-      if (record.type === 'assign') {
-        latest.set(record.taskId, { seq, index, outcome: null });
-        assignmentSeqs.push(null);
-        summary.assignments += 1;
-        return;
-      }
-      const current = latest.get(record.taskId);
-      if (!current || current.outcome !== null) {
-        throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + 1} is an outcome of task "${record.taskId}" with no assignment awaiting it`);
-      }
-      current.outcome = index;
-      assignmentSeqs.push(current.seq);
-      summary.outcomes += 1;
-    });
-    for (let i = 0; i < ledger.length; i += BATCH) {
-      const page = ledger.slice(i, i + BATCH);
-      await client.query(
-        `INSERT INTO bernstein.ledger (seq, kind, task_id, role, canary_id, assignment_seq, record) OVERRIDING SYSTEM VALUE
-           SELECT s, k, t, r, c, a, j::json FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS u(s, k, t, r, c, a, j)`,
-        [
-          page.map((_, j) => base + i + j),
-          page.map((r) => r.type),
-          page.map((r) => r.taskId),
-          page.map((r) => r.role),
-          page.map((r) => r.canaryId),
-          assignmentSeqs.slice(i, i + BATCH),
-          ledgerText.slice(i, i + BATCH),
-        ],
-      );
-    }
-    const tasks = [...latest.entries()];
-    for (let i = 0; i < tasks.length; i += BATCH) {
-      const page = tasks.slice(i, i + BATCH);
-      await client.query(
-        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome)
-           SELECT t, r, at, s, a::json, os, o::json FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(t, r, at, s, a, os, o)`,
-        [
-          page.map(([taskId]) => taskId),
-          page.map(([, e]) => ledger[e.index]!.role),
-          page.map(([, e]) => ledger[e.index]!.at),
-          page.map(([, e]) => e.seq),
-          page.map(([, e]) => ledgerText[e.index]!),
-          page.map(([, e]) => (e.outcome === null ? null : base + e.outcome)),
-          page.map(([, e]) => (e.outcome === null ? null : ledgerText[e.outcome]!)),
-        ],
-      );
-    }
+    const copied = await copyLedger(client, spool, sourceName, target.display);
+    summary.assignments = copied.assignments;
+    summary.outcomes = copied.outcomes;
 
     // Aggregates: the fold of the copied records.
-    const folded = foldInto(new Map<string, AggregateState>(), ledger);
     const keys = [...folded.keys()];
     if (keys.length > 0) {
       await client.query(
@@ -275,7 +450,6 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
         [keys, keys.map((k) => folded.get(k)!.role), AGGREGATE_FOLD_VERSION, keys.map((k) => JSON.stringify(folded.get(k)))],
       );
     }
-
     // Audit events, renumbered after the database's own.
     const audit = snapshot.audit.filter((e) => copying.has(e.role)).map((e) => ({ ...e, revision: e.revision + offset }));
     const NOTES = new Set(['alert-delivered', 'alert-failed']);
@@ -336,5 +510,6 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
     throw error;
   } finally {
     client.release();
+    await rm(spoolDir, { recursive: true, force: true });
   }
 }

@@ -12,6 +12,8 @@ import { checkFleet, editPrompt, makeTemplateTree, SOAK, startHost, type Ack, ty
 const HOSTS = 16;
 const TASKS_PER_HOST = SOAK ? 300 : 40;
 const KILL_TRIALS = SOAK ? 200 : 12;
+/** The full sizes run for many minutes on 2 shared cores; the CI sizes keep the project's default. */
+const TEST_TIMEOUT_MS = SOAK ? 3_600_000 : 180_000;
 
 const CANARY_CONFIG = `canary:
   canary_percentage: 20
@@ -72,7 +74,7 @@ describe.skipIf(skipWithoutPostgres)('fleet: many hosts, one database', () => {
     } finally {
       await tree.cleanup();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it(`SIGKILL at a random moment (${KILL_TRIALS} trials): nothing acknowledged is lost, nothing doubled, a re-run completes the rest`, async () => {
     const url = await migratedDatabase(server());
@@ -120,7 +122,7 @@ describe.skipIf(skipWithoutPostgres)('fleet: many hosts, one database', () => {
     } finally {
       await tree.cleanup();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('pg_ctl restart -m immediate during load: every command completes or fails with one line; nothing acknowledged lost; retries do not double-count', async () => {
     const url = await migratedDatabase(server());
@@ -157,5 +159,5 @@ describe.skipIf(skipWithoutPostgres)('fleet: many hosts, one database', () => {
     } finally {
       await tree.cleanup();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 });

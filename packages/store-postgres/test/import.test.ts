@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AssignmentRecord, LedgerRecord } from '@bernstein/prompt-versions';
+import type { StoreTransaction } from '@bernstein/rollout';
 import { importProject } from '../src/import.ts';
 import { openPostgresStore, type PostgresStore } from '../src/store.ts';
 import { migratedDatabase, skipWithoutPostgres, useServer } from './fixture.ts';
@@ -23,6 +24,15 @@ async function populate(store: PostgresStore, role: string, tasks: number, text 
     }));
     await tx.appendAssignments(assignments);
     await tx.appendOutcomes(assignments.slice(0, Math.floor(tasks / 2)).map((a, i) => ({ ...a, type: 'outcome', passed: i % 2 === 0, at })));
+  });
+}
+
+/** Register a version of `role`, make it stable, then run `fill` in the same unit of work. */
+async function store(target: PostgresStore, role: string, fill: (tx: StoreTransaction, versionId: string) => Promise<void>): Promise<void> {
+  await target.transaction({ roles: [role] }, async (tx) => {
+    const { version } = await tx.registerVersion({ role, files: { 'p.md': `v1 ${role}` }, model: {} });
+    await tx.applyTransitions([{ transition: { type: 'init', role, versionId: version.id }, actor: 'auto', reason: 'first', at, newCanaryId: 'aaaaaaaaaaaa' }]);
+    await fill(tx, version.id);
   });
 }
 
@@ -72,6 +82,47 @@ describe.skipIf(skipWithoutPostgres)('store import', () => {
       await target.close();
     }
   });
+
+  it('streams a ledger of many pages: outcomes pages after their assignments, re-routed tasks, multibyte text across read boundaries', async () => {
+    const source = await openPostgresStore(await migratedDatabase(server()), { root: '/x' });
+    const target = await openPostgresStore(await migratedDatabase(server()), { root: '/x' });
+    try {
+      const role = 'backend ✓';
+      // 12,000 assignments, then 8,000 outcomes, then 500 tasks routed again (their latest
+      // assignment is the new one, with no outcome): about 6 MB, so more than one INSERT page and
+      // more than one read of the spool, with 3-byte and 4-byte characters in every record.
+      await store(source, role, async (tx, version) => {
+        const assignment = (i: number, at: string): AssignmentRecord => ({
+          v: 1,
+          type: 'assign',
+          taskId: `t-✓-🚀-${i}-${'é'.repeat(i % 97)}`,
+          role,
+          arm: i % 5 === 0 ? 'canary' : 'stable',
+          versionId: version,
+          canaryId: null,
+          epoch: null,
+          at,
+        });
+        const first = Array.from({ length: 12_000 }, (_, i) => assignment(i, at));
+        for (let i = 0; i < first.length; i += 4000) await tx.appendAssignments(first.slice(i, i + 4000));
+        const outcomes = first.slice(0, 8000).map((a, i) => ({ ...a, type: 'outcome' as const, passed: i % 3 !== 0, at }));
+        for (let i = 0; i < outcomes.length; i += 4000) await tx.appendOutcomes(outcomes.slice(i, i + 4000));
+        await tx.appendAssignments(Array.from({ length: 500 }, (_, i) => assignment(i * 7, '2026-01-02T00:00:00.000Z')));
+      });
+      const summary = await importProject(target, source, 'the source');
+      expect(summary).toMatchObject({ alreadyImported: false, roles: [role], assignments: 12_500, outcomes: 8000 });
+      expect(await everything(target)).toEqual(await everything(source));
+      const ids = [0, 7, 1, 3493, 7999, 8000, 11_999].map((i) => `t-✓-🚀-${i}-${'é'.repeat(i % 97)}`);
+      const [mine, theirs] = [await target.getTasks(ids), await source.getTasks(ids)];
+      expect(mine.tasks).toEqual(theirs.tasks);
+      expect(mine.tasks.get(ids[1]!)).toMatchObject({ assignment: { at: '2026-01-02T00:00:00.000Z' }, outcome: null });
+      expect(mine.tasks.get(ids[2]!)?.outcome).toMatchObject({ passed: true });
+      expect((await importProject(target, source, 'the source')).alreadyImported).toBe(true);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  }, 180_000);
 
   it('adds roles the database does not hold, renumbering their revisions after its own', async () => {
     const source = await openPostgresStore(await migratedDatabase(server()), { root: '/x' });
