@@ -21,12 +21,15 @@ export type {
 export {
   AGGREGATE_FOLD_VERSION,
   AggregateStateSchema,
+  AwaitingSchema,
   EpochAggregateSchema,
   aggregateKey,
   canaryAggregateKey,
   emptyAggregate,
   foldInto,
   foldRecord,
+  outcomeSample,
+  overdueTasks,
   roleAggregateKey,
   type AggregateState,
   type EpochAggregate,
@@ -45,6 +48,7 @@ export {
   type AlertPayload,
   type OutboxEntry,
 } from './core/outbox.js';
+export { acceptResolution, timeoutRecord, type ResolutionSlot } from './core/resolution.js';
 export { AuditEvidenceSchema, parseAuditEvidence, type AuditEvidence } from './core/evidence.js';
 export { openRollout, Rollout, type RolloutOptions } from './rollout.js';
 export { routeTasks, syncRoleWithDisk, type RouteOptions, type RouteResult } from './services/route.js';
@@ -64,13 +68,16 @@ export {
   type StartOptions,
 } from './services/lifecycle.js';
 export { canaryWindow, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export { SWEEP_LIMIT, sweepTimeouts, timeoutCutoff, type SweepResult } from './services/timeouts.js';
 export {
   assertRecordable,
+  formatDuration,
   ndjsonItems,
   ndjsonItemsFromStream,
   MAX_OUTCOME_LINE_BYTES,
   OutcomeInputSchema,
   recordOutcomes,
+  type LateLine,
   type OutcomeInput,
   type RecordItem,
   type RecordOptions,

@@ -1,26 +1,38 @@
-import type { AssignmentRecord, LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
-import { addOutcome, ArmStatsSchema, emptyArmStats, type ArmStats } from '@bernstein/quality-compare';
+import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
+import { addOutcome, ArmStatsSchema, emptyArmStats, type ArmStats, type OutcomeSample } from '@bernstein/quality-compare';
 import { z } from 'zod';
 
 /**
- * The outcome aggregates: a pure fold over ledger records (assignments AND outcomes, in ledger
- * order), defined here and nowhere else. Stores persist one state per key with the ledger position
- * it covers, in the same unit of work as the append, and rebuild it by refolding when it is
- * missing, stale or written by another AGGREGATE_FOLD_VERSION. Status and decisions read it
- * instead of the ledger. Grow the state by changing the schema and bumping the version.
+ * The outcome aggregates: a pure fold over ledger records (assignments, outcomes and late
+ * outcomes, in ledger order), defined here and nowhere else. Stores persist one state per key with
+ * the ledger position it covers, in the same unit of work as the append, and rebuild it by
+ * refolding when it is missing, stale or written by another AGGREGATE_FOLD_VERSION. Status and
+ * decisions read it instead of the ledger. Grow the state by changing the schema and bumping the version.
  */
-export const AGGREGATE_FOLD_VERSION = 1;
+export const AGGREGATE_FOLD_VERSION = 2;
 
 const count = z.number().int().nonnegative();
 const ArmCountsSchema = z.object({ stable: count, canary: count });
 
-/** One canary epoch: assignments routed to each arm and the outcomes recorded on each. */
+/**
+ * One canary epoch: assignments routed to each arm, the resolutions on each (real outcomes and
+ * timeouts, a timeout counted as a failure), and of those the timeouts and the late outcomes.
+ */
 export const EpochAggregateSchema = z.object({
   assigned: ArmCountsSchema,
   stable: ArmStatsSchema,
   canary: ArmStatsSchema,
+  timedOut: ArmCountsSchema,
+  late: ArmCountsSchema,
 });
 export type EpochAggregate = z.infer<typeof EpochAggregateSchema>;
+
+/**
+ * A canary's routed tasks that have no outcome yet, in routing order: `[taskId, routedAt]`, or
+ * null where a task was resolved since (compacted away once those are the majority). The timeout
+ * sweep reads it, so finding a canary's overdue tasks never reads the ledger.
+ */
+export const AwaitingSchema = z.array(z.tuple([z.string(), z.string()]).nullable());
 
 export const AggregateStateSchema = z.object({
   role: z.string(),
@@ -28,6 +40,8 @@ export const AggregateStateSchema = z.object({
   canaryId: z.string().nullable(),
   /** Canary keys: per epoch (as a decimal string). */
   epochs: z.record(z.string(), EpochAggregateSchema),
+  /** Canary keys: the routed tasks awaiting an outcome. */
+  awaiting: AwaitingSchema,
   /** No-canary keys: outcomes per version served. */
   versions: z.record(z.string(), ArmStatsSchema),
 });
@@ -42,11 +56,17 @@ export const canaryAggregateKey = (canaryId: string): string => `canary:${canary
 export const roleAggregateKey = (role: string): string => `role:${role}`;
 
 export function emptyAggregate(record: Pick<LedgerRecord, 'canaryId' | 'role'>): AggregateState {
-  return { role: record.role, canaryId: record.canaryId, epochs: {}, versions: {} };
+  return { role: record.role, canaryId: record.canaryId, epochs: {}, awaiting: [], versions: {} };
 }
 
 function emptyEpoch(): EpochAggregate {
-  return { assigned: { stable: 0, canary: 0 }, stable: emptyArmStats(), canary: emptyArmStats() };
+  return {
+    assigned: { stable: 0, canary: 0 },
+    stable: emptyArmStats(),
+    canary: emptyArmStats(),
+    timedOut: { stable: 0, canary: 0 },
+    late: { stable: 0, canary: 0 },
+  };
 }
 
 /**
@@ -55,30 +75,102 @@ function emptyEpoch(): EpochAggregate {
  */
 export function foldRecord(state: AggregateState, record: LedgerRecord): AggregateState {
   if (record.type === 'assign') return foldAssignment(state, record);
+  if (record.type === 'late') return foldLate(state, record);
   return foldOutcome(state, record);
+}
+
+/** What an outcome or late outcome reports, as the judge reads it. */
+export function outcomeSample(outcome: OutcomeRecord | LateOutcomeRecord): OutcomeSample {
+  return {
+    passed: outcome.passed,
+    ...(outcome.gates ? { gates: outcome.gates } : {}),
+    ...(outcome.costUsd !== undefined ? { costUsd: outcome.costUsd } : {}),
+    ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
+  };
 }
 
 function foldAssignment(state: AggregateState, record: AssignmentRecord): AggregateState {
   if (record.canaryId === null || record.epoch === null) return state;
   const epoch = (state.epochs[String(record.epoch)] ??= emptyEpoch());
   epoch.assigned[record.arm] += 1;
+  addAwaiting(state, record.taskId, record.at);
   return state;
 }
 
 function foldOutcome(state: AggregateState, outcome: OutcomeRecord): AggregateState {
-  const sample = {
-    passed: outcome.passed,
-    ...(outcome.gates ? { gates: outcome.gates } : {}),
-    ...(outcome.costUsd !== undefined ? { costUsd: outcome.costUsd } : {}),
-    ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
-  };
+  const sample = outcomeSample(outcome);
   if (outcome.canaryId !== null && outcome.epoch !== null) {
     const epoch = (state.epochs[String(outcome.epoch)] ??= emptyEpoch());
     epoch[outcome.arm] = addOutcome(epoch[outcome.arm], sample);
+    if (outcome.timedOut) epoch.timedOut[outcome.arm] += 1;
+    removeAwaiting(state, outcome.taskId);
     return state;
   }
   state.versions[outcome.versionId] = addOutcome(state.versions[outcome.versionId] ?? emptyArmStats(), sample);
   return state;
+}
+
+/** A late outcome is counted as late and nothing else: the timeout before it already counted. */
+function foldLate(state: AggregateState, late: LateOutcomeRecord): AggregateState {
+  if (late.canaryId === null || late.epoch === null) return state;
+  const epoch = (state.epochs[String(late.epoch)] ??= emptyEpoch());
+  epoch.late[late.arm] += 1;
+  return state;
+}
+
+/*
+ * The awaiting list is persisted as an array; where each task sits in it is an in-memory index,
+ * built the first time a loaded state is folded into, so each record costs O(1) amortised.
+ */
+const awaitingIndexes = new WeakMap<AggregateState, { positions: Map<string, number>; resolved: number }>();
+
+function awaitingIndex(state: AggregateState): { positions: Map<string, number>; resolved: number } {
+  let index = awaitingIndexes.get(state);
+  if (!index) {
+    index = { positions: new Map(), resolved: 0 };
+    state.awaiting.forEach((entry, i) => {
+      if (entry === null) index!.resolved += 1;
+      else index!.positions.set(entry[0], i);
+    });
+    awaitingIndexes.set(state, index);
+  }
+  return index;
+}
+
+function addAwaiting(state: AggregateState, taskId: string, at: string): void {
+  const index = awaitingIndex(state);
+  // A second assignment of a task already awaiting (routing keeps a task's arm, so only a ledger
+  // written by hand has one): keep the first.
+  if (index.positions.has(taskId)) return;
+  index.positions.set(taskId, state.awaiting.length);
+  state.awaiting.push([taskId, at]);
+}
+
+function removeAwaiting(state: AggregateState, taskId: string): void {
+  const index = awaitingIndex(state);
+  const at = index.positions.get(taskId);
+  if (at === undefined) return;
+  state.awaiting[at] = null;
+  index.positions.delete(taskId);
+  index.resolved += 1;
+  // Compact once resolved entries are the majority: amortised O(1) per outcome, and the
+  // persisted list stays within twice the tasks really awaiting.
+  if (index.resolved > 64 && index.resolved * 2 > state.awaiting.length) {
+    state.awaiting = state.awaiting.filter((entry) => entry !== null);
+    awaitingIndexes.delete(state);
+  }
+}
+
+/** Tasks of a canary key awaiting an outcome that were routed before `routedBefore` (ISO), oldest first, at most `limit`. */
+export function overdueTasks(state: AggregateState | undefined, routedBefore: string, limit = Number.POSITIVE_INFINITY): Array<{ taskId: string; at: string }> {
+  const due: Array<{ taskId: string; at: string }> = [];
+  if (!state) return due;
+  for (const entry of state.awaiting) {
+    if (entry === null || entry[1] >= routedBefore) continue;
+    due.push({ taskId: entry[0], at: entry[1] });
+    if (due.length >= limit) break;
+  }
+  return due;
 }
 
 /** Fold records into a map of states (mutated). The reference implementation stores are checked against. */

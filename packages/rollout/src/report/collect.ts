@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { VersionSummary } from '@bernstein/prompt-versions';
-import { stepRestartsEvidence, type AuditEvent } from '@bernstein/canary-router';
+import type { AuditEvent } from '@bernstein/canary-router';
 import { jeffreysInterval } from '@bernstein/quality-compare';
 import type { Rollout } from '../rollout.js';
 import { parseAuditEvidence } from '../core/evidence.js';
@@ -285,11 +285,11 @@ function buildCanary(
   maxPoints: number,
 ): CanaryReport {
   const start = events[0]!;
-  // Epoch -> evidence window, from the transitions, by the router's rules: a step restarts the
-  // evidence (stepRestartsEvidence: not the step to 100 %), a manual percentage change starts a new
-  // epoch in the same window.
+  // Epoch -> evidence window, from the transitions. Evidence never restarts: every step and
+  // percentage change starts a new epoch in the canary's one window (a canary judged by an
+  // earlier version, whose steps restarted the evidence, is drawn the same way).
   let epoch = 0;
-  let windowIndex = 0;
+  const windowIndex = 0;
   const windowOfEpoch = new Map<number, number>([[0, 0]]);
   const percentagesOfWindow: number[][] = [[start.percentage ?? 0]];
   /** The window and epoch in force when each event happened (the decision's window). */
@@ -302,11 +302,6 @@ function buildCanary(
     if (event.action === 'step' || (event.action === 'percentage' && event.fromPercentage !== event.toPercentage)) {
       epoch += 1;
       const to = event.toPercentage ?? event.percentage;
-      // The windows the router pooled: a new one only where its evidence restarted.
-      if (event.action === 'step' && stepRestartsEvidence(to ?? 100)) {
-        windowIndex += 1;
-        percentagesOfWindow.push([]);
-      }
       windowOfEpoch.set(epoch, windowIndex);
       if (to !== undefined) percentagesOfWindow[windowIndex]!.push(to);
     }

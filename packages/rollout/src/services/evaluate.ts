@@ -16,6 +16,7 @@ import { canaryAggregateKey, type AggregateState } from '../core/aggregate.js';
 import type { AuditEvidence } from '../core/evidence.js';
 import type { Rollout } from '../rollout.js';
 import { applyAutomaticDecision } from './lifecycle.js';
+import { sweepTimeouts } from './timeouts.js';
 
 /** Aggregates by key, as the store returns them. */
 export type Aggregates = ReadonlyMap<string, AggregateState>;
@@ -32,13 +33,12 @@ export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'po
 }
 
 /**
- * The comparison window: the epochs since evidence last restarted, with each epoch's configured
- * share. The one place evidence windows are derived (status, decisions and the report use it).
+ * The comparison window: every epoch of the canary (evidence never restarts), with each epoch's
+ * configured share. The one place evidence windows are derived (status, decisions and the report use it).
  */
 export function canaryWindow(aggregates: Aggregates, canary: Canary): EpochStats[] {
   const recorded = aggregates.get(canaryAggregateKey(canary.id))?.epochs ?? {};
   return canary.epochs
-    .filter((e) => e.epoch >= canary.evidenceFromEpoch)
     .map((e) => {
       const arms = recorded[String(e.epoch)];
       return { percentage: e.percentage, stable: arms?.stable ?? emptyArmStats(), canary: arms?.canary ?? emptyArmStats() };
@@ -89,7 +89,13 @@ export function decisionEvidence(decision: Decision): AuditEvidence {
  * `canary evaluate`: decide now for every role with a canary (or one role), without recording.
  * With `apply`, promote / step / roll back exactly once (one unit of work per role).
  */
-export async function evaluateCanaries(rollout: Rollout, options: { role?: string; apply?: boolean } = {}): Promise<{ evaluations: RoleEvaluation[]; warnings: string[] }> {
+export async function evaluateCanaries(
+  rollout: Rollout,
+  options: { role?: string; apply?: boolean } = {},
+): Promise<{ evaluations: RoleEvaluation[]; warnings: string[]; timedOut: number; sweepTransitions: AuditEvent[] }> {
+  // Tasks past outcome_timeout count as failed before anything is judged (decisions after them
+  // are applied only with --apply, like every decision here).
+  const sweep = await sweepTimeouts(rollout, { ...(options.role !== undefined ? { roles: [options.role] } : {}), apply: Boolean(options.apply) });
   const config = await rollout.config();
   const state = await rollout.store.loadState();
   const { aggregates, warnings } = await rollout.store.aggregates();
@@ -116,5 +122,5 @@ export async function evaluateCanaries(rollout: Rollout, options: { role?: strin
     evaluations.push({ role, canaryId: canary.id, versionId: canary.versionId, decision, applied });
   }
   if (evaluations.some((e) => e.applied.length > 0)) rollout.alerts.kick();
-  return { evaluations, warnings };
+  return { evaluations, warnings, timedOut: sweep.timedOut, sweepTransitions: sweep.transitions };
 }

@@ -1,0 +1,84 @@
+import type { AuditEvent } from '@bernstein/canary-router';
+import { canaryAggregateKey, overdueTasks } from '../core/aggregate.js';
+import { timeoutRecord } from '../core/resolution.js';
+import type { Rollout } from '../rollout.js';
+import { persist, resolve, startJudging, type Judging } from './judge.js';
+
+/** Timeouts written per role per unit of work at most (the rest wait for the next sweep). */
+export const SWEEP_LIMIT = 5000;
+
+/** The routing time before which a task of a running canary without an outcome has timed out. */
+export function timeoutCutoff(rollout: Rollout, outcomeTimeoutMs: number): string {
+  return new Date(rollout.now().getTime() - outcomeTimeoutMs).toISOString();
+}
+
+/**
+ * Inside a unit of work scoped to `role`: write a timeout (a failure, `timedOut: true`) for every
+ * task of the role's running canary that was routed longer than `canary.outcome_timeout` ago and
+ * has no outcome, judging the canary after each one, as after an outcome (SPEC, Decisions). The
+ * candidates come from the canary's aggregate (its awaiting list), so this reads no ledger; each
+ * is checked against the task's latest assignment before its timeout is written. Stops when a
+ * decision ends the canary. Returns how many timeouts it wrote.
+ */
+export async function sweepRole(j: Judging, role: string): Promise<number> {
+  const canary = j.state.roles[role]?.canary;
+  if (!canary) return 0;
+  const key = canaryAggregateKey(canary.id);
+  if (!j.aggregates.has(key)) {
+    const { aggregates } = await j.tx.aggregates([key]);
+    const found = aggregates.get(key);
+    if (!found) return 0;
+    j.aggregates.set(key, found);
+  }
+  const due = overdueTasks(j.aggregates.get(key), timeoutCutoff(j.rollout, j.config.canary.outcomeTimeoutMs), SWEEP_LIMIT);
+  if (due.length === 0) return 0;
+  const { tasks } = await j.tx.getTasks(due.map((d) => d.taskId));
+  const at = j.rollout.now().toISOString();
+  let written = 0;
+  for (const { taskId } of due) {
+    // A decision on an earlier timeout ended the canary: its window is closed.
+    if (j.state.roles[role]?.canary?.id !== canary.id) break;
+    const entry = tasks.get(taskId);
+    if (!entry || entry.outcome || entry.assignment.canaryId !== canary.id) continue;
+    await resolve(j, timeoutRecord(entry.assignment, at));
+    written += 1;
+  }
+  return written;
+}
+
+export interface SweepResult {
+  /** Timeouts written. */
+  timedOut: number;
+  /** Transitions that automatic decisions applied after them. */
+  transitions: AuditEvent[];
+}
+
+/**
+ * The timeout sweep on its own (`canary evaluate`, and `bernstein serve` on a timer): for every
+ * running canary (of `roles` if given) with an overdue task, one unit of work scoped to its role
+ * that runs `sweepRole`. A canary with nothing overdue costs no unit of work: the check reads only
+ * the canaries' aggregates. `apply: false` writes the timeouts but applies no decision.
+ */
+export async function sweepTimeouts(rollout: Rollout, options: { roles?: readonly string[]; apply?: boolean } = {}): Promise<SweepResult> {
+  const result: SweepResult = { timedOut: 0, transitions: [] };
+  const config = await rollout.config();
+  const state = await rollout.store.loadState();
+  const running = Object.entries(state.roles)
+    .filter(([role, r]) => r.canary !== null && (options.roles === undefined || options.roles.includes(role)))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  if (running.length === 0) return result;
+  const { aggregates } = await rollout.store.aggregates(running.map(([, r]) => canaryAggregateKey(r.canary!.id)));
+  const cutoff = timeoutCutoff(rollout, config.canary.outcomeTimeoutMs);
+  for (const [role, roleState] of running) {
+    if (overdueTasks(aggregates.get(canaryAggregateKey(roleState.canary!.id)), cutoff, 1).length === 0) continue;
+    await rollout.store.transaction({ roles: [role] }, async (tx) => {
+      const key = canaryAggregateKey(roleState.canary!.id);
+      const j = startJudging({ rollout, tx, config, state: await tx.loadState(), aggregates: (await tx.aggregates([key])).aggregates, apply: options.apply ?? true });
+      result.timedOut += await sweepRole(j, role);
+      await persist(j);
+      result.transitions.push(...j.transitions);
+    });
+  }
+  if (result.transitions.length > 0) rollout.alerts.kick();
+  return result;
+}
