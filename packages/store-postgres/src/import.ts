@@ -212,17 +212,27 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
       base = Number((await client.query<{ n: string }>('SELECT nextval($1::regclass)::text AS n', [sequence])).rows[0]!.n);
       await client.query('SELECT setval($1::regclass, $2::bigint)', [sequence, base + ledger.length - 1]);
     }
-    const latest = new Map<string, { seq: number; index: number; outcome: number | null }>();
+    const latest = new Map<string, { seq: number; index: number; outcome: number | null; late: number | null }>();
     const assignmentSeqs: Array<number | null> = [];
     ledger.forEach((record, index) => {
       const seq = base + index;
       if (record.type === 'assign') {
-        latest.set(record.taskId, { seq, index, outcome: null });
+        latest.set(record.taskId, { seq, index, outcome: null, late: null });
         assignmentSeqs.push(null);
         summary.assignments += 1;
         return;
       }
       const current = latest.get(record.taskId);
+      if (record.type === 'late') {
+        // A late outcome answers the timeout of the same assignment.
+        if (!current || current.outcome === null || current.late !== null) {
+          throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + 1} is a late outcome of task "${record.taskId}" with no timeout awaiting it`);
+        }
+        current.late = index;
+        assignmentSeqs.push(current.seq);
+        summary.outcomes += 1;
+        return;
+      }
       if (!current || current.outcome !== null) {
         throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + 1} is an outcome of task "${record.taskId}" with no assignment awaiting it`);
       }
@@ -250,8 +260,8 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
     for (let i = 0; i < tasks.length; i += BATCH) {
       const page = tasks.slice(i, i + BATCH);
       await client.query(
-        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome)
-           SELECT t, r, at, s, a::json, os, o::json FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(t, r, at, s, a, os, o)`,
+        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome, late_seq, late)
+           SELECT t, r, at, s, a::json, os, o::json, ls, l::json FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::text[]) AS u(t, r, at, s, a, os, o, ls, l)`,
         [
           page.map(([taskId]) => taskId),
           page.map(([, e]) => ledger[e.index]!.role),
@@ -260,6 +270,8 @@ export async function importProject(target: PostgresStore, source: StoreReader, 
           page.map(([, e]) => ledgerText[e.index]!),
           page.map(([, e]) => (e.outcome === null ? null : base + e.outcome)),
           page.map(([, e]) => (e.outcome === null ? null : ledgerText[e.outcome]!)),
+          page.map(([, e]) => (e.late === null ? null : base + e.late)),
+          page.map(([, e]) => (e.late === null ? null : ledgerText[e.late]!)),
         ],
       );
     }
