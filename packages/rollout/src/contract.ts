@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashBundle, type AssignmentRecord, type LateOutcomeRecord, type LedgerRecord, type OutcomeRecord, type RoleBundle } from '@bernstein/prompt-versions';
 import type { Transition } from '@bernstein/canary-router';
 import { isBernsteinError } from '@bernstein/store';
+import { canaryEvidenceSummary } from '@bernstein/quality-compare';
 import { foldInto, type AggregateState } from './core/aggregate.js';
 import { eventId } from './core/outbox.js';
 import type { RolloutStore, StoreReader, TransitionRequest } from './port.js';
@@ -288,10 +289,11 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       // The aggregates count the timeouts as failures and the late outcomes as late, nothing more.
       const { aggregates } = await store.aggregates();
       expect(aggregates).toEqual(foldInto(new Map<string, AggregateState>(), ledger));
-      const epoch = aggregates.get(`canary:${canaryId}`)!.epochs['0']!;
-      expect({ canary: epoch.canary.tasks, canaryPassed: epoch.canary.passed, stable: epoch.stable.tasks }).toEqual({ canary: 1, canaryPassed: 0, stable: 2 });
-      expect(epoch.timedOut).toEqual({ stable: 1, canary: 1 });
-      expect(epoch.late).toEqual({ stable: 1, canary: 1 });
+      const summary = canaryEvidenceSummary(aggregates.get(`canary:${canaryId}`)!.evidence!);
+      expect(summary.combined).toEqual({ stable: { tasks: 2, passed: 0 }, canary: { tasks: 1, passed: 0 } });
+      expect(summary.awaiting).toEqual({ stable: 0, canary: 0 });
+      const epoch = summary.epochs['0']!;
+      expect([epoch.stable.timedOut, epoch.canary.timedOut, epoch.stable.late, epoch.canary.late]).toEqual([1, 1, 1, 1]);
       expect(aggregates.get(`canary:${canaryId}`)!.awaiting.filter((x) => x !== null)).toEqual([]);
     });
 
@@ -406,10 +408,11 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       const expected = foldInto(new Map<string, AggregateState>(), await allLedger(store));
       const { aggregates } = await store.aggregates();
       expect(aggregates).toEqual(expected);
-      expect(aggregates.get(`canary:${canaryId}`)?.epochs['0']?.assigned).toEqual({ stable: 20, canary: 20 });
+      const epoch = canaryEvidenceSummary(aggregates.get(`canary:${canaryId}`)!.evidence!).epochs['0']!;
+      expect([epoch.stable.assigned, epoch.canary.assigned]).toEqual([20, 20]);
       expect((await store.aggregates([`role:${ROLE}`])).aggregates).toEqual(new Map([[`role:${ROLE}`, expected.get(`role:${ROLE}`)!]]));
       // What a caller gets is its own copy.
-      aggregates.get(`canary:${canaryId}`)!.epochs['0']!.assigned.canary = 999;
+      aggregates.get(`canary:${canaryId}`)!.evidence!.epochs['0']!.canary.assigned = 999;
       expect((await store.aggregates()).aggregates).toEqual(expected);
     });
 

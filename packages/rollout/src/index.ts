@@ -22,17 +22,16 @@ export {
   AGGREGATE_FOLD_VERSION,
   AggregateStateSchema,
   AwaitingSchema,
-  EpochAggregateSchema,
   aggregateKey,
   canaryAggregateKey,
   emptyAggregate,
+  evidenceOf,
   foldInto,
   foldRecord,
   outcomeSample,
   overdueTasks,
   roleAggregateKey,
   type AggregateState,
-  type EpochAggregate,
 } from './core/aggregate.js';
 export {
   ALERT_CHANNELS,
@@ -67,7 +66,7 @@ export {
   type ManualOptions,
   type StartOptions,
 } from './services/lifecycle.js';
-export { canaryWindow, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export { canaryEpochs, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
 export { SWEEP_LIMIT, sweepTimeouts, timeoutCutoff, type SweepResult } from './services/timeouts.js';
 export {
   assertRecordable,
@@ -99,6 +98,8 @@ export {
   type CanaryReport,
   type CollectOptions,
   type ReportArmEvidence,
+  type ReportEpochArm,
+  type ReportEpochRow,
   type ReportCounts,
   type ReportData,
   type ReportEvidence,

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canaryRole, collectReport, escapeHtml, recordOutcomes, renderReport, routeTasks, type ReportData, type Rollout } from '@bernstein/rollout';
+import { routesToCanary } from '@bernstein/canary-router';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRollout } from './open.js';
 
@@ -63,12 +64,25 @@ describe('collectReport', () => {
     const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
     await routeTasks(p, 'r', ['init']);
     await canaryRole(p, 'r', { model: 'big', steps: [30, 60] });
+    const skipped: string[] = [];
     // The canary passes everything -> promote decision -> step to 60 %.
     await runTasks(p, 200, () => true, 'step');
     let data = await collectReport(p);
     expect(data.canaries[0]!.markers.map((m) => m.kind)).toEqual(['start', 'step']);
     // Then it fails everything (stable passes) -> rollback, judged on the evidence of both steps.
-    await runTasks(p, 200, (arm) => arm === 'stable', 'rollback');
+    // Evidence is counted in routing order, and with both arms at 100 % after the step a stable
+    // outcome first would keep the threshold rule's "canary >= stable" promotion true: the first
+    // task routed at 60 % is one that lands on the canary (ids that would not are not used).
+    const canaryId = (await p.store.loadState()).roles.r!.canary!.id;
+    while (!routesToCanary(`t${next}`, canaryId, 60)) skipped.push(`t${next++}`);
+    let rolledBack = false;
+    for (let i = 0; i < 200 && !rolledBack; i++) {
+      const id = `t${next++}`;
+      const [routed] = await routeTasks(p, 'r', [id]);
+      const { transitions } = await recordOutcomes(p, [{ line: 1, value: { taskId: id, passed: routed!.arm === 'stable' } }]);
+      rolledBack = transitions.some((t) => t.action === 'rollback');
+    }
+    expect(rolledBack).toBe(true);
     data = await collectReport(p);
     expect(data.canaries).toHaveLength(1);
     const c = data.canaries[0]!;
@@ -90,8 +104,11 @@ describe('collectReport', () => {
     expect(decision.evidence!.canary!.tasks).toBeGreaterThan(stepTasks);
     expect(decision.evidence!.canary!.passed).toBe(stepTasks);
     expect(Math.floor(decision.x - c.windows[0]!.startX)).toBe(decision.evidence!.canary!.tasks);
-    expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next);
+    expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next - skipped.length);
+    expect(c.epochs.map((e) => e.percentage)).toEqual([30, 60]);
+    expect(c.epochs[1]!.canary.passed).toBe(0);
     expect(data.roles[0]!.versions).toHaveLength(2);
+    expect(renderReport(data)).toContain('data-testid="epoch-table"');
     // The rollback's alert is delivered in the background: let it finish before the folder is removed.
     await p.alerts.drain(5000);
   });
@@ -167,6 +184,15 @@ describe('renderReport', () => {
           ],
           decision: null,
           current: null,
+          epochs: [
+            {
+              epoch: 0,
+              percentage: 10,
+              stable: { assigned: 1, awaiting: 0, timedOut: 0, late: 0, tasks: 1, passed: 1 },
+              canary: { assigned: 2, awaiting: 0, timedOut: 1, late: 1, tasks: 1, passed: 0 },
+              difference: -1,
+            },
+          ],
           totals: { stable: { tasks: 1, passed: 1 }, canary: { tasks: 1, passed: 0 } },
           alertFailures: [{ at: evil, reason: evil }],
         },

@@ -1,5 +1,16 @@
 import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
-import { addOutcome, ArmStatsSchema, emptyArmStats, type ArmStats, type OutcomeSample } from '@bernstein/quality-compare';
+import {
+  addOutcome,
+  ArmStatsSchema,
+  CanaryEvidenceSchema,
+  emptyArmStats,
+  emptyCanaryEvidence,
+  foldCanaryAssignment,
+  foldCanaryOutcome,
+  type ArmStats,
+  type CanaryEvidence,
+  type OutcomeSample,
+} from '@bernstein/quality-compare';
 import { z } from 'zod';
 
 /**
@@ -8,24 +19,14 @@ import { z } from 'zod';
  * the ledger position it covers, in the same unit of work as the append, and rebuild it by
  * refolding when it is missing, stale or written by another AGGREGATE_FOLD_VERSION. Status and
  * decisions read it instead of the ledger. Grow the state by changing the schema and bumping the version.
+ *
+ * Version 2: a canary key holds the canary's evidence, the quality core's fold
+ * (`foldCanaryAssignment` / `foldCanaryOutcome` of @bernstein/quality-compare: routing-order
+ * prefix, cells per epoch and stratum, timeouts and late outcomes), the same structure the
+ * simulator measures; plus the tasks awaiting an outcome with their routing times, for the
+ * timeout sweep. Role keys keep the outcomes per version served.
  */
 export const AGGREGATE_FOLD_VERSION = 2;
-
-const count = z.number().int().nonnegative();
-const ArmCountsSchema = z.object({ stable: count, canary: count });
-
-/**
- * One canary epoch: assignments routed to each arm, the resolutions on each (real outcomes and
- * timeouts, a timeout counted as a failure), and of those the timeouts and the late outcomes.
- */
-export const EpochAggregateSchema = z.object({
-  assigned: ArmCountsSchema,
-  stable: ArmStatsSchema,
-  canary: ArmStatsSchema,
-  timedOut: ArmCountsSchema,
-  late: ArmCountsSchema,
-});
-export type EpochAggregate = z.infer<typeof EpochAggregateSchema>;
 
 /**
  * A canary's routed tasks that have no outcome yet, in routing order: `[taskId, routedAt]`, or
@@ -38,8 +39,8 @@ export const AggregateStateSchema = z.object({
   role: z.string(),
   /** The canary whose window the records belong to; null: tasks routed while no canary ran. */
   canaryId: z.string().nullable(),
-  /** Canary keys: per epoch (as a decimal string). */
-  epochs: z.record(z.string(), EpochAggregateSchema),
+  /** Canary keys: the canary's evidence over its whole life (null for role keys). */
+  evidence: CanaryEvidenceSchema.nullable(),
   /** Canary keys: the routed tasks awaiting an outcome. */
   awaiting: AwaitingSchema,
   /** No-canary keys: outcomes per version served. */
@@ -56,17 +57,12 @@ export const canaryAggregateKey = (canaryId: string): string => `canary:${canary
 export const roleAggregateKey = (role: string): string => `role:${role}`;
 
 export function emptyAggregate(record: Pick<LedgerRecord, 'canaryId' | 'role'>): AggregateState {
-  return { role: record.role, canaryId: record.canaryId, epochs: {}, awaiting: [], versions: {} };
+  return { role: record.role, canaryId: record.canaryId, evidence: record.canaryId !== null ? emptyCanaryEvidence() : null, awaiting: [], versions: {} };
 }
 
-function emptyEpoch(): EpochAggregate {
-  return {
-    assigned: { stable: 0, canary: 0 },
-    stable: emptyArmStats(),
-    canary: emptyArmStats(),
-    timedOut: { stable: 0, canary: 0 },
-    late: { stable: 0, canary: 0 },
-  };
+/** The evidence of a canary key (empty when the key has none yet). */
+export function evidenceOf(state: AggregateState | undefined): CanaryEvidence {
+  return state?.evidence ?? emptyCanaryEvidence();
 }
 
 /**
@@ -75,8 +71,7 @@ function emptyEpoch(): EpochAggregate {
  */
 export function foldRecord(state: AggregateState, record: LedgerRecord): AggregateState {
   if (record.type === 'assign') return foldAssignment(state, record);
-  if (record.type === 'late') return foldLate(state, record);
-  return foldOutcome(state, record);
+  return foldResolution(state, record);
 }
 
 /** What an outcome or late outcome reports, as the judge reads it. */
@@ -91,30 +86,25 @@ export function outcomeSample(outcome: OutcomeRecord | LateOutcomeRecord): Outco
 
 function foldAssignment(state: AggregateState, record: AssignmentRecord): AggregateState {
   if (record.canaryId === null || record.epoch === null) return state;
-  const epoch = (state.epochs[String(record.epoch)] ??= emptyEpoch());
-  epoch.assigned[record.arm] += 1;
+  state.evidence ??= emptyCanaryEvidence();
+  foldCanaryAssignment(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, stratum: record.stratum ?? null });
   addAwaiting(state, record.taskId, record.at);
   return state;
 }
 
-function foldOutcome(state: AggregateState, outcome: OutcomeRecord): AggregateState {
-  const sample = outcomeSample(outcome);
-  if (outcome.canaryId !== null && outcome.epoch !== null) {
-    const epoch = (state.epochs[String(outcome.epoch)] ??= emptyEpoch());
-    epoch[outcome.arm] = addOutcome(epoch[outcome.arm], sample);
-    if (outcome.timedOut) epoch.timedOut[outcome.arm] += 1;
-    removeAwaiting(state, outcome.taskId);
+function foldResolution(state: AggregateState, record: OutcomeRecord | LateOutcomeRecord): AggregateState {
+  const sample = outcomeSample(record);
+  if (record.canaryId !== null && record.epoch !== null) {
+    state.evidence ??= emptyCanaryEvidence();
+    // A timeout counts as failed; a late outcome is kept as late and never changes the evidence.
+    const kind = record.type === 'late' ? 'late' : record.timedOut ? 'timeout' : 'outcome';
+    foldCanaryOutcome(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, kind, sample });
+    if (kind !== 'late') removeAwaiting(state, record.taskId);
     return state;
   }
-  state.versions[outcome.versionId] = addOutcome(state.versions[outcome.versionId] ?? emptyArmStats(), sample);
-  return state;
-}
-
-/** A late outcome is counted as late and nothing else: the timeout before it already counted. */
-function foldLate(state: AggregateState, late: LateOutcomeRecord): AggregateState {
-  if (late.canaryId === null || late.epoch === null) return state;
-  const epoch = (state.epochs[String(late.epoch)] ??= emptyEpoch());
-  epoch.late[late.arm] += 1;
+  // Outside a canary: a late outcome (never written there: no sweep runs without a canary) changes nothing.
+  if (record.type === 'late') return state;
+  state.versions[record.versionId] = addOutcome(state.versions[record.versionId] ?? emptyArmStats(), sample);
   return state;
 }
 
