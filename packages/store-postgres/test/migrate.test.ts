@@ -58,7 +58,7 @@ describe.skipIf(skipWithoutPostgres)('schema migrations', () => {
   it('upgrades a version 1 database that holds tasks: outcomes kept, late outcomes then accepted', async () => {
     const url = await server().createDatabase();
     await withClient(url, (c) => migrateSchema(c, [MIGRATIONS[0]!]));
-    const assign = { v: 1, type: 'assign', taskId: 't1', role: 'r', arm: 'canary', versionId: 'aaaaaaaaaaaa', canaryId: 'cccccccccccc', epoch: 0, at: '2026-01-01T00:00:00.000Z' };
+    const assign = { v: 1 as const, type: 'assign', taskId: 't1', role: 'r', arm: 'canary', versionId: 'aaaaaaaaaaaa', canaryId: 'cccccccccccc', epoch: 0, at: '2026-01-01T00:00:00.000Z' };
     await withClient(url, async (c) => {
       const { rows } = await c.query<{ seq: string }>("INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, record) VALUES ('assign', 't1', 'r', 'cccccccccccc', $1::json) RETURNING seq::text AS seq", [JSON.stringify(assign)]);
       await c.query("INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment) VALUES ('t1', 'r', $1, $2, $3::json)", [assign.at, rows[0]!.seq, JSON.stringify(assign)]);
