@@ -73,7 +73,7 @@ phases:
     narrative: >-
       The team tries a stronger model for qa, as with
       \`bernstein config canary --role qa --model claude-sonnet-4-5 --steps 5,25,50,100\`.
-      Each promote decision at a step moves the canary to the next step (evidence restarts).
+      Each promote decision at a step moves the canary to the next step (the evidence carries over); reaching 100 % is the promotion.
     change:
       kind: model
       role: qa
