@@ -241,6 +241,9 @@ describe('automatic decisions from recorded outcomes', () => {
     const promotion = decisions.at(-1)!;
     expect(promotion.evidence.canary.tasks).toBe((promotion.evidence.epochs as Array<{ canary: { tasks: number } }>).reduce((sum, x) => sum + x.canary.tasks, 0));
     expect(promotion.evidence.epochs[0].canary.tasks).toBeGreaterThan(0);
+    // The text history says the same: combined, then per epoch.
+    const text = expectOk(await runBin(['canary', 'history'], { dir: project.dir })).stdout;
+    expect(text).toMatch(new RegExp(`evidence: stable ${promotion.evidence.stable.passed}/${promotion.evidence.stable.tasks}, canary ${promotion.evidence.canary.passed}/${promotion.evidence.canary.tasks} combined; epoch 0 at 5 %: .*; epoch 1 at 25 %: .*; epoch 2 at 50 %: `));
   });
 });
 

@@ -177,6 +177,21 @@ export async function history(global: GlobalOptions, options: { role?: string },
     return 0;
   }
   if (events.length === 0) io.stdout('no transitions yet\n');
-  for (const e of events) io.stdout(`${e.at}  ${e.actor.padEnd(4)}  ${describeAuditEvent(e)}\n`);
+  for (const e of events) {
+    io.stdout(`${e.at}  ${e.actor.padEnd(4)}  ${describeAuditEvent(e)}\n`);
+    const evidence = evidenceLine(e.evidence);
+    if (evidence !== null) io.stdout(`${' '.repeat(e.at.length + 8)}${evidence}\n`);
+  }
   return 0;
+}
+
+/** A decision's evidence in one line: the arms combined over the canary's life, then per epoch. */
+function evidenceLine(evidence: unknown): string | null {
+  const e = evidence as { stable?: { tasks?: unknown; passed?: unknown }; canary?: { tasks?: unknown; passed?: unknown }; epochs?: unknown } | null;
+  if (!e || typeof e.stable?.tasks !== 'number' || typeof e.canary?.tasks !== 'number') return null;
+  const arms = (x: { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } }) =>
+    `stable ${x.stable.passed}/${x.stable.tasks}, canary ${x.canary.passed}/${x.canary.tasks}`;
+  const epochs = Array.isArray(e.epochs) ? (e.epochs as Array<{ epoch: number; percentage: number; stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } }>) : [];
+  const perEpoch = epochs.length > 1 ? `; ${epochs.map((x) => `epoch ${x.epoch} at ${x.percentage} %: ${arms(x)}`).join('; ')}` : '';
+  return `evidence: ${arms(e as { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } })} combined${perEpoch}`;
 }

@@ -26,7 +26,7 @@ export async function route(global: GlobalOptions, options: { role: string; task
     onTransitions: (events) => {
       for (const event of events) {
         if (event.action === 'start' || event.action === 'release') io.stderr(`${colours(io, 'stderr').cyan('notice:')} ${describeAuditEvent(event)}\n`);
-        else decisions.push(event);
+        else if (event.action === 'rollback' || event.action === 'promote' || event.action === 'step') decisions.push(event);
       }
     },
   });
