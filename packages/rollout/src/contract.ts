@@ -294,7 +294,6 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       expect(summary.awaiting).toEqual({ stable: 0, canary: 0 });
       const epoch = summary.epochs['0']!;
       expect([epoch.stable.timedOut, epoch.canary.timedOut, epoch.stable.late, epoch.canary.late]).toEqual([1, 1, 1, 1]);
-      expect(aggregates.get(`canary:${canaryId}`)!.awaiting.filter((x) => x !== null)).toEqual([]);
     });
 
     it('reads the ledger in order from a position, and lists overdue assignments', async () => {

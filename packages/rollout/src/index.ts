@@ -21,7 +21,6 @@ export type {
 export {
   AGGREGATE_FOLD_VERSION,
   AggregateStateSchema,
-  AwaitingSchema,
   aggregateKey,
   canaryAggregateKey,
   emptyAggregate,
@@ -29,7 +28,7 @@ export {
   foldInto,
   foldRecord,
   outcomeSample,
-  overdueTasks,
+  awaitingTasks,
   roleAggregateKey,
   type AggregateState,
 } from './core/aggregate.js';

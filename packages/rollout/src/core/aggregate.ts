@@ -23,17 +23,11 @@ import { z } from 'zod';
  * Version 2: a canary key holds the canary's evidence, the quality core's fold
  * (`foldCanaryAssignment` / `foldCanaryOutcome` of @bernstein/quality-compare: routing-order
  * prefix, cells per epoch and stratum, timeouts and late outcomes), the same structure the
- * simulator measures; plus the tasks awaiting an outcome with their routing times, for the
- * timeout sweep. Role keys keep the outcomes per version served.
+ * simulator measures. Its queue of tasks not yet counted (in routing order) is also what the
+ * timeout sweep reads to find the tasks awaiting an outcome. Role keys keep the outcomes per
+ * version served.
  */
 export const AGGREGATE_FOLD_VERSION = 2;
-
-/**
- * A canary's routed tasks that have no outcome yet, in routing order: `[taskId, routedAt]`, or
- * null where a task was resolved since (compacted away once those are the majority). The timeout
- * sweep reads it, so finding a canary's overdue tasks never reads the ledger.
- */
-export const AwaitingSchema = z.array(z.tuple([z.string(), z.string()]).nullable());
 
 export const AggregateStateSchema = z.object({
   role: z.string(),
@@ -41,8 +35,6 @@ export const AggregateStateSchema = z.object({
   canaryId: z.string().nullable(),
   /** Canary keys: the canary's evidence over its whole life (null for role keys). */
   evidence: CanaryEvidenceSchema.nullable(),
-  /** Canary keys: the routed tasks awaiting an outcome. */
-  awaiting: AwaitingSchema,
   /** No-canary keys: outcomes per version served. */
   versions: z.record(z.string(), ArmStatsSchema),
 });
@@ -57,7 +49,7 @@ export const canaryAggregateKey = (canaryId: string): string => `canary:${canary
 export const roleAggregateKey = (role: string): string => `role:${role}`;
 
 export function emptyAggregate(record: Pick<LedgerRecord, 'canaryId' | 'role'>): AggregateState {
-  return { role: record.role, canaryId: record.canaryId, evidence: record.canaryId !== null ? emptyCanaryEvidence() : null, awaiting: [], versions: {} };
+  return { role: record.role, canaryId: record.canaryId, evidence: record.canaryId !== null ? emptyCanaryEvidence() : null, versions: {} };
 }
 
 /** The evidence of a canary key (empty when the key has none yet). */
@@ -88,7 +80,6 @@ function foldAssignment(state: AggregateState, record: AssignmentRecord): Aggreg
   if (record.canaryId === null || record.epoch === null) return state;
   state.evidence ??= emptyCanaryEvidence();
   foldCanaryAssignment(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, stratum: record.stratum ?? null });
-  addAwaiting(state, record.taskId, record.at);
   return state;
 }
 
@@ -99,7 +90,6 @@ function foldResolution(state: AggregateState, record: OutcomeRecord | LateOutco
     // A timeout counts as failed; a late outcome is kept as late and never changes the evidence.
     const kind = record.type === 'late' ? 'late' : record.timedOut ? 'timeout' : 'outcome';
     foldCanaryOutcome(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, kind, sample });
-    if (kind !== 'late') removeAwaiting(state, record.taskId);
     return state;
   }
   // Outside a canary: a late outcome (never written there: no sweep runs without a canary) changes nothing.
@@ -108,59 +98,19 @@ function foldResolution(state: AggregateState, record: OutcomeRecord | LateOutco
   return state;
 }
 
-/*
- * The awaiting list is persisted as an array; where each task sits in it is an in-memory index,
- * built the first time a loaded state is folded into, so each record costs O(1) amortised.
+/**
+ * The tasks of a canary key still awaiting an outcome, in routing order: the unresolved entries
+ * of its evidence's queue of tasks not yet counted (every unresolved task is in it: the counted
+ * tasks are a routing-order prefix of resolved ones). Lazy, so a caller that needs the first few
+ * reads no more.
  */
-const awaitingIndexes = new WeakMap<AggregateState, { positions: Map<string, number>; resolved: number }>();
-
-function awaitingIndex(state: AggregateState): { positions: Map<string, number>; resolved: number } {
-  let index = awaitingIndexes.get(state);
-  if (!index) {
-    index = { positions: new Map(), resolved: 0 };
-    state.awaiting.forEach((entry, i) => {
-      if (entry === null) index!.resolved += 1;
-      else index!.positions.set(entry[0], i);
-    });
-    awaitingIndexes.set(state, index);
+export function* awaitingTasks(state: AggregateState | undefined): Generator<string> {
+  const evidence = state?.evidence;
+  if (!evidence) return;
+  for (let i = evidence.pendingHead; i < evidence.pending.length; i++) {
+    const task = evidence.pending[i]!;
+    if (task.resolution === null) yield task.taskId;
   }
-  return index;
-}
-
-function addAwaiting(state: AggregateState, taskId: string, at: string): void {
-  const index = awaitingIndex(state);
-  // A second assignment of a task already awaiting (routing keeps a task's arm, so only a ledger
-  // written by hand has one): keep the first.
-  if (index.positions.has(taskId)) return;
-  index.positions.set(taskId, state.awaiting.length);
-  state.awaiting.push([taskId, at]);
-}
-
-function removeAwaiting(state: AggregateState, taskId: string): void {
-  const index = awaitingIndex(state);
-  const at = index.positions.get(taskId);
-  if (at === undefined) return;
-  state.awaiting[at] = null;
-  index.positions.delete(taskId);
-  index.resolved += 1;
-  // Compact once resolved entries are the majority: amortised O(1) per outcome, and the
-  // persisted list stays within twice the tasks really awaiting.
-  if (index.resolved > 64 && index.resolved * 2 > state.awaiting.length) {
-    state.awaiting = state.awaiting.filter((entry) => entry !== null);
-    awaitingIndexes.delete(state);
-  }
-}
-
-/** Tasks of a canary key awaiting an outcome that were routed before `routedBefore` (ISO), oldest first, at most `limit`. */
-export function overdueTasks(state: AggregateState | undefined, routedBefore: string, limit = Number.POSITIVE_INFINITY): Array<{ taskId: string; at: string }> {
-  const due: Array<{ taskId: string; at: string }> = [];
-  if (!state) return due;
-  for (const entry of state.awaiting) {
-    if (entry === null || entry[1] >= routedBefore) continue;
-    due.push({ taskId: entry[0], at: entry[1] });
-    if (due.length >= limit) break;
-  }
-  return due;
 }
 
 /** Fold records into a map of states (mutated). The reference implementation stores are checked against. */
