@@ -58,6 +58,8 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
   const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
     applied.length = 0;
     let state = await syncRoleWithDisk(rollout, tx, role, options, applied);
+    // Looked up first: the task index checks the ledger before anything else reads it.
+    const { tasks: known } = await tx.getTasks(taskIds);
     if (state.roles[role]?.canary) {
       // Tasks of the canary past outcome_timeout count as failed now; a decision they bring
       // (a rollback of a canary whose failures never report) applies before these tasks are routed.
@@ -73,7 +75,6 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle folder "${role}" in the templates folder ${describeTemplatesFolder(config, projectPaths(rollout.root))}`, { role });
     }
-    const { tasks: known } = await tx.getTasks(taskIds);
     const now = rollout.now().toISOString();
     const fresh: AssignmentRecord[] = [];
     const routed: Array<Omit<RouteResult, 'model' | 'files'>> = [];
