@@ -4,8 +4,8 @@
  * Issue 16, the HTML report in a real Chromium: a 5 → 25 → 50 → 100 ramp that ends in a
  * promotion, a rollback with outcomes that arrive after it, and a canary with no outcomes.
  * The project is built through the libraries (fast), the page is written by the built bin, and
- * the geometry is measured in the browser: step lines on window edges, the windows the router
- * pooled, lines that change style at the decision, and labels that do not overlap.
+ * the geometry is measured in the browser: one evidence window per canary with its step lines
+ * inside it, a row per epoch, lines that change style at the decision, and labels that do not overlap.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,7 +63,8 @@ beforeAll(async () => {
   await canaryRole(p, 'backend', { model: 'big', steps: [5, 25, 50, 100] });
   const actions: string[] = [];
   for (let round = 0; round < 40 && !actions.includes('promote'); round++) actions.push(...(await batch(p, 'backend', `b${round}`, 40, () => true)));
-  expect(actions.filter((a) => a === 'step')).toHaveLength(3);
+  // 5 → 25 → 50, then the promotion: reaching 100 % is the promotion.
+  expect(actions.filter((a) => a === 'step')).toHaveLength(2);
   expect(actions).toContain('promote');
 
   // 2. qa: a canary that fails everything, rolled back mid-batch: outcomes arrive after the rollback.
@@ -144,35 +145,31 @@ function expectNoOverlap(labels: Array<Rect & { text: string | null }>) {
 }
 
 describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== 'true')('the HTML report in Chromium', () => {
-  it('draws a ramp ending at 100 % with the windows the router pooled, step lines on their edges', async () => {
+  it('draws a ramp as one evidence window (evidence never restarts) with its steps inside it and a row per epoch', async () => {
     const g = await measure('backend');
     expect(g.hasChart).toBe(true);
-    // 5 %, 25 %, then 50 % and 100 % pooled in one window (the step to 100 % keeps the evidence).
-    expect(g.windows.map((w) => w.label)).toEqual(['5 %', '25 %', '50 %→100 %']);
-    expect(g.steps.map((s) => s.label)).toEqual(['5→25 %', '25→50 %', '50→100 %']);
-    const [to25, to50, to100] = g.steps;
-    // A step that restarted the evidence sits on the next window's left edge (within a pixel).
-    expect(to25!.edge).toBe(true);
-    expect(Math.abs(to25!.x - g.windows[1]!.left)).toBeLessThan(1);
-    expect(to50!.edge).toBe(true);
-    expect(Math.abs(to50!.x - g.windows[2]!.left)).toBeLessThan(1);
-    // The step to 100 % is inside the pooled window, not on an edge.
-    expect(to100!.edge).toBe(false);
-    expect(to100!.x).toBeGreaterThan(g.windows[2]!.left + 1);
-    expect(to100!.x).toBeLessThan(g.windows[2]!.right - 1);
-    // Outcomes of the 5 % and 25 % windows that arrived after their step: a hatched stretch that
-    // ends on the window's right edge, i.e. on the next step line.
-    expect(g.late.length).toBeGreaterThanOrEqual(2);
-    for (const [i, step] of [to25!, to50!].entries()) {
-      const late = g.late.find((l) => l.left >= g.windows[i]!.left - 0.5 && l.right <= g.windows[i]!.right + 0.5);
-      expect(late, `late stretch in window ${i + 1}`).toBeDefined();
-      expect(Math.abs(late!.right - step.x)).toBeLessThan(1);
+    expect(g.windows).toHaveLength(1);
+    const [w] = g.windows;
+    expect(g.steps.map((s) => s.label)).toEqual(['5→25 %', '25→50 %']);
+    const [to25, to50] = g.steps;
+    // Steps start new epochs of the same window: inside it, not on an edge.
+    for (const step of [to25!, to50!]) {
+      expect(step.edge).toBe(false);
+      expect(step.x).toBeGreaterThan(w!.left + 1);
+      expect(step.x).toBeLessThan(w!.right - 1);
     }
-    // The promotion is in the last window, after the step to 100 %.
+    expect(to25!.x).toBeLessThan(to50!.x);
+    // The promotion comes after the last step, in the one window.
     expect(g.decision).toHaveLength(1);
     expect(g.decision[0]!.action).toBe('promote');
-    expect(g.decision[0]!.x).toBeGreaterThan(to100!.x);
-    expect(g.decision[0]!.x).toBeLessThanOrEqual(g.windows[2]!.right + 0.5);
+    expect(g.decision[0]!.x).toBeGreaterThan(to50!.x);
+    expect(g.decision[0]!.x).toBeLessThanOrEqual(w!.right + 0.5);
+    // A row per epoch that routed tasks (here the batches were routed at 5 % and the ramp moved on
+    // within them, so that is the first) and the combined row, from the promotion's evidence.
+    const rows = await page.locator('[data-role="backend"] [data-testid="epoch-row"]').allInnerTexts();
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows[0]!.split(/\s+/).slice(0, 3).join(' ')).toBe('epoch 0 5');
+    expect(await page.locator('[data-role="backend"] [data-testid="epoch-combined"]').count()).toBe(1);
     expectNoOverlap(g.labels);
   });
 

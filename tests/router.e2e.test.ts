@@ -3,7 +3,7 @@
  * built `bernstein` bin (start, widen, promote, rollback, direct release, instant rollback, model
  * canaries, automatic start from .sdd/config.yaml), and bad input that must change nothing.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { decideRoute } from '@bernstein/canary-router';
 import { routeTasks } from '@bernstein/rollout';
 import { openFileRollout } from '@bernstein/store-file';
@@ -66,6 +66,20 @@ async function initialisedProject(config?: string | Record<string, unknown>): Pr
 }
 
 /** Role r with V1 stable and a canary of V2 at `percentage`, started by the CLI. */
+/**
+ * A canary at 100 %, as a state file of an earlier version may hold it (starting or setting one
+ * is refused now: there would be no stable task to compare with). Routing still honours it.
+ */
+function setFullShareByHand(project: TempProject): void {
+  const file = project.path('.sdd', 'config', 'canary.json');
+  const state = JSON.parse(readFileSync(file, 'utf8'));
+  const canary = state.roles.r.canary;
+  canary.percentage = 100;
+  canary.epoch += 1;
+  canary.epochs.push({ epoch: canary.epoch, percentage: 100, startedAt: new Date().toISOString() });
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
+}
+
 async function projectWithCanary(percentage: number): Promise<{ project: TempProject; v1: string; v2: string; canaryId: string }> {
   const { project, v1 } = await initialisedProject();
   expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', String(percentage)], { dir: project.dir }));
@@ -167,10 +181,13 @@ describe('sticky percentage routing', () => {
     expect(Math.abs(share(fresh) - 50)).toBeLessThanOrEqual(3);
   });
 
-  it('0 % routes no new task to the canary and 100 % routes every new task there', async () => {
+  it('0 % routes no new task to the canary and 100 % routes every new task there; setting 100 % is refused (promote instead)', async () => {
     expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '0'], { dir: project.dir }));
     expect(share(await routeTasks(openFileRollout(project.dir), 'r', ids(1000, 'zero')))).toBe(0);
-    expectOk(await runBin(['config', 'canary', '--role', 'r', '--percentage', '100'], { dir: project.dir }));
+    const before = project.snapshot();
+    expectCleanError(await runBin(['config', 'canary', '--role', 'r', '--percentage', '100'], { dir: project.dir }), ['100 %', 'promote']);
+    expect(project.snapshot()).toEqual(before);
+    setFullShareByHand(project);
     expect(share(await routeTasks(openFileRollout(project.dir), 'r', ids(1000, 'hundred')))).toBe(100);
     // Still the same canary throughout.
     expect(project.state().roles.r!.canary).toMatchObject({ id: canaryId, versionId: v2, percentage: 100 });
@@ -419,7 +436,8 @@ describe('a malformed .sdd/config.yaml is reported with its line and key, and no
 });
 
 it('the route result carries everything an orchestrator needs (with the documented --json keys)', async () => {
-  const { project, v2, canaryId } = await projectWithCanary(100);
+  const { project, v2, canaryId } = await projectWithCanary(50);
+  setFullShareByHand(project);
   const result = expectOk(await runBin(['canary', 'route', '--role', 'r', '--task', 'T-9', '--json'], { dir: project.dir }));
   const lines = result.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);

@@ -111,9 +111,9 @@ export class TempProject {
     return out;
   }
 
-  /** Ledger records (task assignments and outcomes), wherever the ledger lives under .sdd/. */
+  /** Ledger records (task assignments, outcomes and late outcomes), wherever the ledger lives under .sdd/. */
   ledger(): Array<Record<string, any>> {
-    return this.jsonlRecords().filter((r) => r.type === 'assign' || r.type === 'outcome');
+    return this.jsonlRecords().filter((r) => r.type === 'assign' || r.type === 'outcome' || r.type === 'late');
   }
 
   /** Audit events, wherever the audit log lives under .sdd/. */

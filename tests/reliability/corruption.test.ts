@@ -88,7 +88,7 @@ const AGGREGATE_DAMAGES: Array<[string, (b: Buffer) => Buffer | string]> = [
   ['a JSON array', () => '[]\n'],
   ['negative task counts', (b) => {
     const d = JSON.parse(b.toString('utf8'));
-    (Object.values(d.states) as any[]).find((s) => Object.keys(s.epochs).length > 0).epochs['0'].stable.tasks = -5;
+    (Object.values(d.states) as any[]).find((s) => s.evidence && Object.keys(s.evidence.epochs).length > 0).evidence.epochs['0'].stable.assigned = -5;
     return JSON.stringify(d);
   }],
   ['a cursor past the end of the ledger', (b) => JSON.stringify({ ...JSON.parse(b.toString('utf8')), cursor: { offset: 10_000_000, line: 99_999 } })],

@@ -51,32 +51,39 @@ describe('the live dashboard in Chromium', () => {
     expect(await card.locator('[data-field="percentage"]').textContent()).toBe('50 %');
     const loadedAt = await page.evaluate(() => (window as unknown as { __bernsteinDashboardLoadedAt: number }).__bernsteinDashboardLoadedAt);
 
-    // Route tasks over OFREP and sort them by arm.
+    // Route tasks over OFREP, in order, and note their arms.
     const arms = { stable: [] as string[], canary: [] as string[] };
+    const order: Array<{ taskId: string; arm: 'stable' | 'canary' }> = [];
     for (let i = 0; arms.canary.length < 12 || arms.stable.length < 12; i++) {
       const routed = await postJson(`${served.url}/ofrep/v1/evaluate/flags/backend`, { context: { targetingKey: `D-${i}` } }, routeToken);
       expect(routed.status).toBe(200);
       arms[routed.body.value.arm as 'stable' | 'canary'].push(`D-${i}`);
+      order.push({ taskId: `D-${i}`, arm: routed.body.value.arm });
     }
+    const outcome = (t: { taskId: string; arm: string }) => ({ taskId: t.taskId, passed: t.arm === 'stable' });
 
-    // A few outcomes: the counts and the chart follow, the decision waits for min_canary_tasks.
-    const first = [...arms.stable.slice(0, 4).map((taskId) => ({ taskId, passed: true })), ...arms.canary.slice(0, 3).map((taskId) => ({ taskId, passed: false }))];
-    expect((await postJson(`${served.url}/v1/outcomes`, first, routeToken)).status).toBe(200);
-    await page.waitForFunction(() => document.querySelector('[data-role="backend"] [data-field="canary-tasks"]')?.textContent === '3');
-    expect(await card.locator('[data-field="stable-tasks"]').textContent()).toBe('4');
+    // A few outcomes, in routing order (the evidence counts tasks in routing order): the counts and
+    // the chart follow, the decision waits for min_canary_tasks.
+    let k = 0;
+    while (order.slice(0, k).filter((t) => t.arm === 'canary').length < 3 || !order.slice(0, k).some((t) => t.arm === 'stable')) k++;
+    const first = order.slice(0, k);
+    const firstCanary = first.filter((t) => t.arm === 'canary').length;
+    const firstStable = first.length - firstCanary;
+    expect((await postJson(`${served.url}/v1/outcomes`, first.map(outcome), routeToken)).status).toBe(200);
+    await page.waitForFunction((n) => document.querySelector('[data-role="backend"] [data-field="canary-tasks"]')?.textContent === String(n), firstCanary);
+    expect(await card.locator('[data-field="stable-tasks"]').textContent()).toBe(String(firstStable));
     expect(await card.locator('[data-field="canary-rate"]').textContent()).toBe('0 %');
     await page.waitForFunction(() => Number(document.querySelector('[data-role="backend"] svg[data-chart]')?.getAttribute('data-canary-points') ?? 0) > 0);
     expect(await card.locator('[data-field="decision"]').getAttribute('data-action')).toBe('continue');
 
     // Enough failing canary outcomes: the threshold rule rolls the canary back, live.
-    const rest = [...arms.stable.slice(4, 12).map((taskId) => ({ taskId, passed: true })), ...arms.canary.slice(3, 12).map((taskId) => ({ taskId, passed: false }))];
-    const recorded = await postJson(`${served.url}/v1/outcomes`, rest, routeToken);
+    const recorded = await postJson(`${served.url}/v1/outcomes`, order.slice(k).map(outcome), routeToken);
     expect(recorded.status).toBe(200);
     expect(recorded.body.transitions.map((e: { action: string }) => e.action)).toContain('rollback');
     await page.waitForFunction(() => document.querySelector('[data-role="backend"] [data-field="decision"]')?.getAttribute('data-action') === 'rollback');
     await page.locator('#trail tr[data-action="rollback"]').waitFor();
     expect(await card.locator('[data-field="decision"]').textContent()).toContain('rolled back');
-    expect(await card.locator('[data-field="last-totals"]').textContent()).toMatch(/stable 12\/12 passed, canary 0\/1[0-2] passed/);
+    expect(await card.locator('[data-field="last-totals"]').textContent()).toMatch(/stable (\d+)\/\1 passed, canary 0\/(\d+) passed/);
     expect(Number(await card.locator('svg[data-chart]').getAttribute('data-canary-points'))).toBeGreaterThanOrEqual(3);
     expect(await card.locator('svg[data-chart] line[data-marker="rollback"]').count()).toBe(1);
 

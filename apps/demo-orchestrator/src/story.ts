@@ -466,7 +466,7 @@ export class Story {
           text = `${event.role}: canary ${event.canaryId} of version ${event.to} started at ${event.percentage} % (${who}, ${when})`;
           break;
         case 'step':
-          text = `${event.role}: canary stepped ${event.fromPercentage} % → ${event.toPercentage} % (${who}, ${when}): ${evidencePhrase(evidence)}; ${event.toPercentage === 100 ? "evidence carries over (stable gets no tasks at 100 %)" : "evidence restarts"}`;
+          text = `${event.role}: canary stepped ${event.fromPercentage} % → ${event.toPercentage} % (${who}, ${when}): ${evidencePhrase(evidence)}; the evidence carries over (a new epoch)`;
           break;
         case 'promote':
           text = `${event.role}: canary ${event.canaryId} PROMOTED at ${event.percentage} % (${who}, ${when}): version ${event.to} is stable now; ${evidencePhrase(evidence)}`;

@@ -210,12 +210,14 @@ that differ are changed, comments are kept, and the new bundle on disk is the st
     .description('route tasks of a role: the version each task runs with (recorded in the ledger)')
     .option('--role <role>', 'the role whose agent runs the task (required)')
     .option('--task <id>', 'task id (required, repeatable); a retried task keeps its arm', collect)
+    .option('--stratum <label>', 'what the tasks are, known before they run (task type, complexity, scope): the decision compares like with like')
     .option('--no-files', 'with --json: give "filesHash" (SHA-256 of the files) instead of the files themselves')
     .addHelpText(
       'after',
       `${examples([
         'bernstein canary route --role backend --task T-101',
         'bernstein canary route --role backend --task T-101 --task T-102 --json',
+        'bernstein canary route --role backend --task T-103 --stratum migration',
         'bernstein canary route --role backend --task T-101 --json --no-files   # cache files by versionId',
       ])}
 If the role's files on disk are broken (invalid YAML, a byte that is not UTF-8, a refused symlink),

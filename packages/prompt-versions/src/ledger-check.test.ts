@@ -47,7 +47,7 @@ const field = (key: string, ok: fc.Arbitrary<string>, odd: fc.Arbitrary<string>,
 const recordText = fc
   .tuple(
     field('v', fc.constant('1'), fc.constantFrom('2', '"1"', '0')),
-    field('type', fc.constantFrom('"assign"', '"outcome"'), fc.constantFrom('"other"', 'null')),
+    field('type', fc.constantFrom('"assign"', '"outcome"', '"late"'), fc.constantFrom('"other"', 'null')),
     field('taskId', taskIdOk, taskIdOdd),
     field('role', id, fc.constantFrom('1', 'null')),
     field('arm', fc.constantFrom('"stable"', '"canary"'), fc.constantFrom('"purple"', 'null')),
@@ -59,6 +59,8 @@ const recordText = fc
     field('gates', gatesOk, gatesOdd, 0.4),
     field('costUsd', metricOk, metricOdd, 0.4),
     field('durationMs', metricOk, metricOdd, 0.4),
+    field('timedOut', fc.constant('true'), fc.constantFrom('false', '"true"', '1'), 0.2),
+    field('stratum', fc.oneof(taskIdOk, fc.constantFrom(json('s'.repeat(128)), json('s'.repeat(129)))), taskIdOdd, 0.2),
     field('extra', anyJson, anyJson, 0.05),
     field('__proto__', anyJson, anyJson, 0.02),
   )
@@ -84,7 +86,9 @@ describe('isLedgerRecord (the hand-written check of ledger lines)', () => {
   it('accepts the records this toolkit writes, and refuses what the schema refuses', () => {
     const assign = { v: 1, type: 'assign', taskId: 't-1', role: 'backend', arm: 'canary', versionId: 'aaaaaaaaaaaa', canaryId: 'cccccccccccc', epoch: 0, at: '2026-01-01T00:00:00.000Z' };
     const outcome = { ...assign, type: 'outcome', passed: true, gates: { lint: true, tests: false }, costUsd: 0.25, durationMs: 1200 };
-    for (const record of [assign, outcome, { ...outcome, gates: {} }, { ...assign, canaryId: null, epoch: null }]) {
+    const timeout = { ...assign, type: 'outcome', passed: false, timedOut: true };
+    const late = { ...outcome, type: 'late' };
+    for (const record of [assign, outcome, timeout, late, { ...assign, stratum: 'hard' }, { ...outcome, gates: {} }, { ...assign, canaryId: null, epoch: null }]) {
       const value: unknown = JSON.parse(JSON.stringify(record));
       expect(isLedgerRecord(value)).toBe(true);
       expect(schemaAcceptsUnchanged(value)).toBe(true);
@@ -95,6 +99,9 @@ describe('isLedgerRecord (the hand-written check of ledger lines)', () => {
       JSON.stringify({ ...outcome, costUsd: -1 }),
       JSON.stringify({ ...assign, epoch: 1.5 }),
       JSON.stringify({ ...assign, taskId: 'a\nb' }),
+      JSON.stringify({ ...timeout, passed: true }), // a timeout is a failure
+      JSON.stringify({ ...late, timedOut: true }), // the schema strips it from a late outcome, so the check defers
+      JSON.stringify({ ...assign, stratum: '' }),
       '{"v":1,"type":"outcome","taskId":"t","role":"r","arm":"stable","versionId":"x","canaryId":null,"epoch":null,"at":"a","passed":true,"gates":{"__proto__":true}}',
     ]) {
       expect(isLedgerRecord(JSON.parse(line)), line).toBe(false);

@@ -2,7 +2,7 @@ import { isReservedName } from './bundle.js';
 import type { LedgerRecord } from './ledger.js';
 
 /*
- * Hand-written checks of the ledger's two record kinds, for the paths that validate every line
+ * Hand-written checks of the ledger's record kinds, for the paths that validate every line
  * of a large ledger (rebuilding aggregates and the task index, reading a task's lines back).
  * The zod schemas in ledger.ts stay the definition of the format: a check here answers true only
  * for a value the schema accepts and returns unchanged (no key stripped, nothing coerced), and
@@ -70,7 +70,24 @@ function hasWhere(record: Record<string, unknown>): boolean {
 }
 
 const WHERE_KEYS = 9; // v, type, taskId, role, arm, versionId, canaryId, epoch, at
-const OUTCOME_OPTIONAL = new Set(['gates', 'costUsd', 'durationMs']);
+const RESULT_OPTIONAL = ['gates', 'costUsd', 'durationMs'] as const;
+
+/** StratumSchema: 1 to 128 characters, no control characters. */
+function isStratum(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && withinCodePoints(value, 128) && !CONTROL_CHARACTER.test(value);
+}
+
+/** How many of the optional result fields `value` has, or -1 if one of them is not valid. */
+function resultOptionals(value: Record<string, unknown>): number {
+  let optional = 0;
+  for (const key of RESULT_OPTIONAL) {
+    if (!Object.hasOwn(value, key)) continue;
+    optional++;
+    const field = value[key];
+    if (key === 'gates' ? !isGateResults(field) : !isMetricValue(field)) return -1;
+  }
+  return optional;
+}
 
 /**
  * True iff `value` is a ledger record exactly as `LedgerRecordSchema` would return it. False
@@ -83,14 +100,17 @@ export function isLedgerRecord(value: unknown): value is LedgerRecord {
     if (!Object.hasOwn(value, key)) return false;
     keys++;
   }
-  if (value.type === 'assign') return keys === WHERE_KEYS && hasWhere(value);
-  if (value.type !== 'outcome' || typeof value.passed !== 'boolean' || !hasWhere(value)) return false;
-  let optional = 0;
-  for (const key of OUTCOME_OPTIONAL) {
-    if (!Object.hasOwn(value, key)) continue;
-    optional++;
-    const field = value[key];
-    if (key === 'gates' ? !isGateResults(field) : !isMetricValue(field)) return false;
+  if (value.type === 'assign') {
+    if (!hasWhere(value)) return false;
+    if (!Object.hasOwn(value, 'stratum')) return keys === WHERE_KEYS;
+    return keys === WHERE_KEYS + 1 && isStratum(value.stratum);
+  }
+  if ((value.type !== 'outcome' && value.type !== 'late') || typeof value.passed !== 'boolean' || !hasWhere(value)) return false;
+  const optional = resultOptionals(value);
+  if (optional < 0) return false;
+  if (value.type === 'outcome' && Object.hasOwn(value, 'timedOut')) {
+    // A timeout is a failure: the schema refuses `timedOut: true` with `passed: true`.
+    return value.timedOut === true && value.passed === false && keys === WHERE_KEYS + 2 + optional;
   }
   return keys === WHERE_KEYS + 1 + optional;
 }

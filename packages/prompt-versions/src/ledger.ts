@@ -71,26 +71,50 @@ export const GateResultsInputSchema = z
     ),
   );
 
-export const OutcomeRecordSchema = z.object({
-  v: z.literal(1),
-  type: z.literal('outcome'),
-  ...Where,
+/** What an outcome reports besides where it belongs: the gate result and the optional metrics. */
+const Result = {
   passed: z.boolean(),
   gates: GateResultsSchema.optional(),
   costUsd: z.number().finite().nonnegative().optional(),
   durationMs: z.number().finite().nonnegative().optional(),
-});
+};
+
+/**
+ * The resolution of a routed task: its real outcome, or (`timedOut: true`, with `passed: false`
+ * and no gates or metrics) the failure the timeout sweep writes when no outcome arrived within
+ * `canary.outcome_timeout`. One per assignment either way.
+ */
+export const OutcomeRecordSchema = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('outcome'),
+    ...Where,
+    ...Result,
+    timedOut: z.literal(true).optional(),
+  })
+  .refine((record) => record.timedOut !== true || !record.passed, { message: 'a timed-out outcome is a failure (passed: false)', path: ['passed'] });
 export type OutcomeRecord = z.infer<typeof OutcomeRecordSchema>;
 
-export const LedgerRecordSchema = z.discriminatedUnion('type', [AssignmentRecordSchema, OutcomeRecordSchema]);
+/**
+ * A real outcome that arrived after its task had timed out: kept (what the task really did),
+ * shown as late, and never counted in the evidence (the timeout already was). At most one per
+ * assignment, and only after a timeout.
+ */
+export const LateOutcomeRecordSchema = z.object({ v: z.literal(1), type: z.literal('late'), ...Where, ...Result });
+export type LateOutcomeRecord = z.infer<typeof LateOutcomeRecordSchema>;
+
+export const LedgerRecordSchema = z.discriminatedUnion('type', [AssignmentRecordSchema, OutcomeRecordSchema, LateOutcomeRecordSchema]);
 export type LedgerRecord = z.infer<typeof LedgerRecordSchema>;
 
-/** What the ledger says about one task: its latest assignment and its outcome, if any. */
+/** What the ledger says about one task: its latest assignment, its outcome and its late outcome, if any. */
 export interface TaskEntry {
   assignment: AssignmentRecord;
+  /** The real outcome, or the timeout written in its place (`timedOut: true`). */
   outcome: OutcomeRecord | null;
   /** Ledger line of the outcome, for messages. */
   outcomeLine?: number;
+  /** The real outcome that arrived after a timeout (only when `outcome.timedOut`). */
+  late?: LateOutcomeRecord | null;
 }
 
 /**

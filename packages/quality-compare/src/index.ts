@@ -4,28 +4,24 @@
 export {
   ArmEvidenceSchema,
   ArmStatsSchema,
+  AttritionEvidenceSchema,
   DecisionEvidenceSchema,
   DecisionSchema,
   DecisionSettingsSchema,
   DEFAULT_DECISION_SETTINGS,
-  EpochStatsSchema,
-  GateCountsSchema,
+  EpochEvidenceSchema,
   GUARDRAIL_METRICS,
-  GuardrailEvidenceSchema,
-  GuardrailSchema,
-  MetricSummarySchema,
   POLICIES,
-  PolicySchema,
   RULES,
-  SrmEvidenceSchema,
   type ArmEvidence,
   type ArmStats,
+  type AttritionEvidence,
   type Decision,
   type DecisionAction,
   type DecisionEvidence,
   type DecisionSettings,
-  type EpochStats,
-  type GateCounts,
+  type EpochEvidence,
+  type GateEvidence,
   type Guardrail,
   type GuardrailEvidence,
   type GuardrailMetric,
@@ -34,26 +30,39 @@ export {
   type Policy,
   type RuleId,
   type SrmEvidence,
+  type StratumEvidence,
 } from './core/types.js';
-export { addOutcome, emptyArmStats, mergeArmStats, mergeMetric, metricMean, metricOf, metricVariance, windowStats } from './core/stats.js';
-export { compileSettings, countsVerdict, decide, type CompiledSettings, type CountsVerdict } from './core/decide.js';
+export { StatsInputError } from './core/errors.js';
 export {
-  differenceConfidenceSequence,
-  logEvidenceBetter,
-  logEvidenceWorse,
-  projectedDecisionSize,
-  SEQUENTIAL_CONSTANTS,
-  sequentialParams,
-  sequentialVerdict,
-  type MixtureComponent,
-  type SequentialParams,
-} from './core/sequential.js';
-export { MARGIN_SCALE, scaledMargin, thresholdVerdict } from './core/threshold.js';
-export { SRM_ALPHA, srmCheck, srmPValue, type SrmGroup } from './core/srm.js';
-export { checkGuardrail, GUARDRAIL_CONSTANTS, type GuardrailResult } from './core/guardrails.js';
-export { jeffreysInterval, moverDifferenceInterval } from './core/intervals.js';
-export { binomialLogLik, maxLogLik, profileLogLik, restrictedMle, type PassCounts } from './core/likelihood.js';
-export { splitmix32, Xoshiro128 } from './core/rng.js';
+  CANARY_EVIDENCE_VERSION,
+  CanaryEvidenceSchema,
+  canaryEvidenceSummary,
+  emptyCanaryEvidence,
+  foldCanaryAssignment,
+  foldCanaryOutcome,
+  type CanaryAssignment,
+  type CanaryEvidence,
+  type CanaryResolution,
+  type EpochArmSummary,
+  type EvidenceSummary,
+  type PassTally,
+} from './core/evidence.js';
+export { addOutcome, emptyArmStats, mergeArmStats } from './core/stats.js';
+export {
+  compileSettings,
+  decide,
+  evidenceVerdict,
+  prepareEvidence,
+  type CompiledSettings,
+  type DecideContext,
+  type EpochConfig,
+  type PreparedEvidence,
+  type Verdict,
+} from './core/decide.js';
+export { SEQUENTIAL_CONSTANTS } from './core/sequential.js';
+export { SRM_ALPHA } from './core/srm.js';
+export { GUARDRAIL_CONSTANTS } from './core/guardrails.js';
+export { jeffreysInterval } from './core/intervals.js';
 export {
   decisionQualityTable,
   simulate,
@@ -69,4 +78,3 @@ export {
   type SimulationResult,
   type SimulationStep,
 } from './core/simulate.js';
-export { formatDecisionQualityTable } from './core/print-table.js';

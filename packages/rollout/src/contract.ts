@@ -13,13 +13,16 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hashBundle, type AssignmentRecord, type LedgerRecord, type OutcomeRecord, type RoleBundle } from '@bernstein/prompt-versions';
+import { hashBundle, type AssignmentRecord, type LateOutcomeRecord, type LedgerRecord, type OutcomeRecord, type RoleBundle } from '@bernstein/prompt-versions';
 import type { Transition } from '@bernstein/canary-router';
 import { isBernsteinError } from '@bernstein/store';
+import { canaryEvidenceSummary } from '@bernstein/quality-compare';
 import { foldInto, type AggregateState } from './core/aggregate.js';
 import { eventId } from './core/outbox.js';
 import type { RolloutStore, StoreReader, TransitionRequest } from './port.js';
 import { openRollout } from './rollout.js';
+import { timeoutRecord } from './core/resolution.js';
+import { evaluateCanaries } from './services/evaluate.js';
 import { recordOutcomes } from './services/record.js';
 import { rollbackCanary } from './services/lifecycle.js';
 import { routeTasks } from './services/route.js';
@@ -88,6 +91,7 @@ const assignment = (taskId: string, over: Partial<AssignmentRecord> = {}): Assig
   ...over,
 });
 const outcomeOf = (a: AssignmentRecord, passed: boolean): OutcomeRecord => ({ ...a, type: 'outcome', at: '2026-01-01T00:01:00.000Z', passed });
+const lateOf = (a: AssignmentRecord, passed: boolean): LateOutcomeRecord => ({ ...a, type: 'late', at: '2026-01-01T03:00:00.000Z', passed, durationMs: 9_000_000 });
 
 async function allLedger(store: Pick<StoreReader, 'readLedger'>): Promise<LedgerRecord[]> {
   const records: LedgerRecord[] = [];
@@ -254,6 +258,44 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       expect((await allLedger(store)).filter((r) => r.type === 'outcome')).toHaveLength(1);
     });
 
+    it('accepts a timeout, then one late outcome; refuses a second late one, a late one without a timeout, and a second outcome', async () => {
+      const { store } = await fresh();
+      const canaryId = (await seed(store, { canary: 50 }))!;
+      const a = assignment('t1', { arm: 'canary', versionId: V2, canaryId, epoch: 0 });
+      const b = assignment('t2', { canaryId, epoch: 0 });
+      const c = assignment('t3', { canaryId, epoch: 0 });
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendAssignments([a, b, c]));
+      const timeout = timeoutRecord(a, '2026-01-01T02:00:00.000Z');
+      expect(timeout).toMatchObject({ type: 'outcome', passed: false, timedOut: true, taskId: 't1', arm: 'canary', canaryId, epoch: 0 });
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([timeout]));
+      // A real outcome after the timeout is not a second outcome: it can only come as a late one.
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([outcomeOf(a, true)])), 'DUPLICATE_OUTCOME');
+      const late = lateOf(a, true);
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([late]));
+      expect((await store.getTasks(['t1'])).tasks.get('t1')).toMatchObject({ assignment: a, outcome: timeout, late });
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([lateOf(a, false)])), 'DUPLICATE_OUTCOME');
+      // A late outcome answers a timeout: none for a task without one, nor after a real outcome.
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([lateOf(b, true)])), 'INVALID_ARGUMENT');
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([outcomeOf(b, false)]));
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([lateOf(b, true)])), 'DUPLICATE_OUTCOME');
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([outcomeOf(b, true)])), 'DUPLICATE_OUTCOME');
+      // Within one call too: a timeout and its late outcome together are fine, two late ones are not (and nothing is written).
+      await expectCode(store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([timeoutRecord(c, '2026-01-01T02:00:00.000Z'), lateOf(c, true), lateOf(c, true)])), 'DUPLICATE_OUTCOME');
+      expect((await store.getTasks(['t3'])).tasks.get('t3')?.outcome).toBeNull();
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendOutcomes([timeoutRecord(c, '2026-01-01T02:00:00.000Z'), lateOf(c, false)]));
+      expect((await store.getTasks(['t3'])).tasks.get('t3')?.late?.passed).toBe(false);
+      const ledger = await allLedger(store);
+      expect(ledger.map((r) => `${r.type}:${r.taskId}`)).toEqual(['assign:t1', 'assign:t2', 'assign:t3', 'outcome:t1', 'late:t1', 'outcome:t2', 'outcome:t3', 'late:t3']);
+      // The aggregates count the timeouts as failures and the late outcomes as late, nothing more.
+      const { aggregates } = await store.aggregates();
+      expect(aggregates).toEqual(foldInto(new Map<string, AggregateState>(), ledger));
+      const summary = canaryEvidenceSummary(aggregates.get(`canary:${canaryId}`)!.evidence!);
+      expect(summary.combined).toEqual({ stable: { tasks: 2, passed: 0 }, canary: { tasks: 1, passed: 0 } });
+      expect(summary.awaiting).toEqual({ stable: 0, canary: 0 });
+      const epoch = summary.epochs['0']!;
+      expect([epoch.stable.timedOut, epoch.canary.timedOut, epoch.stable.late, epoch.canary.late]).toEqual([1, 1, 1, 1]);
+    });
+
     it('reads the ledger in order from a position, and lists overdue assignments', async () => {
       const { store } = await fresh();
       await seed(store);
@@ -272,6 +314,57 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       expect((await store.overdueAssignments({ routedBefore: '2026-01-01T02:00:00.000Z' })).map((a) => a.taskId)).toEqual(['t1', 't3']);
       expect((await store.overdueAssignments({ routedBefore: '2026-01-02T00:00:00.000Z', limit: 1 })).map((a) => a.taskId)).toEqual(['t1']);
       expect(await store.overdueAssignments({ role: OTHER, routedBefore: '2026-01-02T00:00:00.000Z' })).toEqual([]);
+      // Of one canary: a task re-routed into it counts there, and no longer where it was before.
+      const canaryId = (await store.transaction({ roles: [ROLE] }, (tx) => tx.applyTransitions([request({ type: 'start', role: ROLE, versionId: V2, percentage: 50 })]))).state.roles[ROLE]!.canary!.id;
+      await store.transaction({ roles: [ROLE] }, (tx) => tx.appendAssignments([assignment('t3', { canaryId, epoch: 0, at: '2026-01-01T01:30:00.000Z' }), assignment('t4', { arm: 'canary', versionId: V2, canaryId, epoch: 0, at: '2026-01-01T01:40:00.000Z' })]));
+      expect((await store.overdueAssignments({ canaryId, routedBefore: '2026-01-02T00:00:00.000Z' })).map((a) => a.taskId)).toEqual(['t3', 't4']);
+      expect((await store.overdueAssignments({ role: ROLE, canaryId, routedBefore: '2026-01-01T01:35:00.000Z' })).map((a) => a.taskId)).toEqual(['t3']);
+      expect((await store.overdueAssignments({ routedBefore: '2026-01-02T00:00:00.000Z' })).map((a) => a.taskId)).toEqual(['t1', 't3', 't4']);
+    });
+
+    it('counts tasks past outcome_timeout as failed (and may roll back on them); a real outcome after that is late', async () => {
+      const { store, root } = await fresh();
+      await writeProject(root, 'canary:\n  canary_percentage: 50\n  min_canary_tasks: 5\n  policy: threshold\n  outcome_timeout: 1h\n');
+      let clock = Date.parse('2026-03-01T00:00:00.000Z');
+      const rollout = openRollout({ root, store, now: () => new Date(clock) });
+      await routeTasks(rollout, ROLE, ['warmup']);
+      await writeFile(join(root, 'templates', 'roles', ROLE, 'system_prompt.md'), 'v2\n');
+      const routed = await routeTasks(rollout, ROLE, Array.from({ length: 60 }, (_, i) => `t${i}`));
+      const canaryId = routed[0]!.canaryId!;
+      // Stable reports at once (all passed); the canary never reports.
+      const stable = routed.filter((r) => r.arm === 'stable');
+      const canary = routed.filter((r) => r.arm === 'canary');
+      expect(canary.length).toBeGreaterThanOrEqual(10);
+      await recordOutcomes(rollout, stable.map((r, i) => ({ line: i + 1, value: { taskId: r.taskId, passed: true } })));
+      // Not due yet: evaluating writes nothing.
+      clock += 59 * 60_000;
+      expect((await evaluateCanaries(rollout)).timedOut).toBe(0);
+      expect((await store.loadState()).roles[ROLE]!.canary?.id).toBe(canaryId);
+      // Past the timeout, evaluate --apply writes the canary's timeouts and applies the rollback they bring.
+      clock += 2 * 60_000;
+      const swept = await evaluateCanaries(rollout, { apply: true });
+      expect(swept.timedOut).toBeGreaterThanOrEqual(5);
+      expect(swept.sweepTransitions.map((e) => e.action)).toEqual(['rollback']);
+      expect((await store.loadState()).roles[ROLE]!.canary).toBeNull();
+      const timeouts = (await allLedger(store)).filter((r): r is OutcomeRecord => r.type === 'outcome' && r.timedOut === true);
+      expect(timeouts.length).toBe(swept.timedOut);
+      for (const t of timeouts) expect(t).toMatchObject({ arm: 'canary', passed: false, canaryId });
+      // The rollback's evidence counts them as failures.
+      const rollback = (await store.readAudit()).events.find((e) => e.action === 'rollback')!;
+      expect(rollback.evidence).toMatchObject({ canary: { tasks: swept.timedOut, passed: 0 } });
+      // A real outcome of a timed-out task: recorded as late, once.
+      const lateTask = timeouts[0]!.taskId;
+      const late: Array<{ taskId: string; reason: string }> = [];
+      const result = await recordOutcomes(rollout, [{ line: 1, value: { taskId: lateTask, passed: true } }], { onLate: (l) => late.push(l) });
+      expect(result).toMatchObject({ recorded: 1, late: 1, skippedCount: 0, transitions: [] });
+      expect(late).toEqual([{ line: 1, taskId: lateTask, reason: expect.stringMatching(/^late: task ".*" had no outcome within canary\.outcome_timeout \(1h\)/) }]);
+      expect((await store.getTasks([lateTask])).tasks.get(lateTask)?.late).toMatchObject({ type: 'late', passed: true });
+      const again = await recordOutcomes(rollout, [{ line: 1, value: { taskId: lateTask, passed: true } }]);
+      expect(again.skipped.map((x) => x.code)).toEqual(['DUPLICATE_OUTCOME']);
+      // A timed-out task of a canary that has ended is left alone: the sweep is for running canaries.
+      clock += 24 * 3_600_000;
+      expect((await evaluateCanaries(rollout)).timedOut).toBe(0);
+      await rollout.alerts.drain();
     });
 
     it('reads the audit log from a cursor, by role, with a limit', async () => {
@@ -314,10 +407,11 @@ export function describeStoreContract(name: string, makeFixture: () => Promise<S
       const expected = foldInto(new Map<string, AggregateState>(), await allLedger(store));
       const { aggregates } = await store.aggregates();
       expect(aggregates).toEqual(expected);
-      expect(aggregates.get(`canary:${canaryId}`)?.epochs['0']?.assigned).toEqual({ stable: 20, canary: 20 });
+      const epoch = canaryEvidenceSummary(aggregates.get(`canary:${canaryId}`)!.evidence!).epochs['0']!;
+      expect([epoch.stable.assigned, epoch.canary.assigned]).toEqual([20, 20]);
       expect((await store.aggregates([`role:${ROLE}`])).aggregates).toEqual(new Map([[`role:${ROLE}`, expected.get(`role:${ROLE}`)!]]));
       // What a caller gets is its own copy.
-      aggregates.get(`canary:${canaryId}`)!.epochs['0']!.assigned.canary = 999;
+      aggregates.get(`canary:${canaryId}`)!.evidence!.epochs['0']!.canary.assigned = 999;
       expect((await store.aggregates()).aggregates).toEqual(expected);
     });
 

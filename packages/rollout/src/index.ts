@@ -21,15 +21,16 @@ export type {
 export {
   AGGREGATE_FOLD_VERSION,
   AggregateStateSchema,
-  EpochAggregateSchema,
   aggregateKey,
   canaryAggregateKey,
   emptyAggregate,
+  evidenceOf,
   foldInto,
   foldRecord,
+  outcomeSample,
+  awaitingTasks,
   roleAggregateKey,
   type AggregateState,
-  type EpochAggregate,
 } from './core/aggregate.js';
 export {
   ALERT_CHANNELS,
@@ -45,6 +46,7 @@ export {
   type AlertPayload,
   type OutboxEntry,
 } from './core/outbox.js';
+export { acceptResolution, timeoutRecord, type ResolutionSlot } from './core/resolution.js';
 export { AuditEvidenceSchema, parseAuditEvidence, type AuditEvidence } from './core/evidence.js';
 export { openRollout, Rollout, type RolloutOptions } from './rollout.js';
 export { routeTasks, syncRoleWithDisk, type RouteOptions, type RouteResult } from './services/route.js';
@@ -63,14 +65,17 @@ export {
   type ManualOptions,
   type StartOptions,
 } from './services/lifecycle.js';
-export { canaryWindow, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export { canaryEpochs, decisionEvidence, decisionSettings, evaluateCanaries, evaluateCanary, type Aggregates, type RoleEvaluation } from './services/evaluate.js';
+export { SWEEP_LIMIT, sweepTimeouts, timeoutCutoff, type SweepResult } from './services/timeouts.js';
 export {
   assertRecordable,
+  formatDuration,
   ndjsonItems,
   ndjsonItemsFromStream,
   MAX_OUTCOME_LINE_BYTES,
   OutcomeInputSchema,
   recordOutcomes,
+  type LateLine,
   type OutcomeInput,
   type RecordItem,
   type RecordOptions,
@@ -92,6 +97,8 @@ export {
   type CanaryReport,
   type CollectOptions,
   type ReportArmEvidence,
+  type ReportEpochArm,
+  type ReportEpochRow,
   type ReportCounts,
   type ReportData,
   type ReportEvidence,

@@ -15,7 +15,7 @@
  *   locks no role (registry, outbox, and ledger lookups only), `{ project: true }` locks everything.
  *   The file adapter takes its one project lock for every scope; that is allowed, not required.
  */
-import type { AssignmentRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
+import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
 import type { Actor, AuditEvent, CanaryState, Transition } from '@bernstein/canary-router';
 import type { AggregateState } from './core/aggregate.js';
 import type { AlertAttempt, OutboxEntry } from './core/outbox.js';
@@ -93,13 +93,14 @@ export interface StoreReader {
   /** The routing state document (every role). Empty state when nothing was ever written. */
   loadState(): Promise<CanaryState>;
 
-  /** Per task id: its latest assignment and that assignment's outcome. Unknown ids are absent. */
+  /** Per task id: its latest assignment, that assignment's outcome and late outcome. Unknown ids are absent. */
   getTasks(taskIds: readonly string[]): Promise<TasksResult>;
   /**
-   * Assignments with no outcome yet, routed before `routedBefore` (ISO), of `role` if given, oldest
-   * first, at most `limit`. For outcome timeouts.
+   * Assignments with no outcome yet (a timeout is one), routed before `routedBefore` (ISO), of
+   * `role` and of `canaryId` if given, oldest first, at most `limit`. (The timeout sweep finds a
+   * running canary's overdue tasks in its aggregate, without a query; this answers any other question.)
    */
-  overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]>;
+  overdueAssignments(filter: { role?: string; canaryId?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]>;
   /** Stream ledger records after `from` (null: from the start), in ledger order. */
   readLedger(from: LedgerPosition | null, onRecord: (record: LedgerRecord) => void): Promise<LedgerReadResult>;
 
@@ -149,12 +150,14 @@ export interface StoreTransaction extends StoreReader {
    */
   appendAssignments(records: readonly AssignmentRecord[]): Promise<void>;
   /**
-   * Append outcomes. Each must belong to its task's latest assignment (same role, arm, version,
-   * canary, epoch). TASK_UNKNOWN for a task never routed; DUPLICATE_OUTCOME when that assignment
-   * already has an outcome (also within the same call); nothing of the call is written then.
-   * Folded into the aggregates in the same unit of work.
+   * Append outcomes (real ones and the timeouts the sweep writes) and late outcomes, checked with
+   * `acceptResolution` (core/resolution.ts): each must belong to its task's latest assignment
+   * (same role, arm, version, canary, epoch); TASK_UNKNOWN for a task never routed;
+   * DUPLICATE_OUTCOME when that assignment already has an outcome, or a late outcome, or a late
+   * one answers a real outcome (also within the same call); nothing of the call is written then.
+   * `getTasks` then shows the outcome and the late one. Folded into the aggregates in the same unit of work.
    */
-  appendOutcomes(records: readonly OutcomeRecord[]): Promise<void>;
+  appendOutcomes(records: readonly (OutcomeRecord | LateOutcomeRecord)[]): Promise<void>;
 
   /** Audit lines that are not transitions (`alert-delivered`, `alert-failed`): no state change, no new revision. */
   appendAuditNotes(events: readonly AuditEvent[]): Promise<void>;

@@ -20,7 +20,9 @@ import {
   rollbackCanary,
   routeTasks,
   startCanaryOfVersion,
+  sweepTimeouts,
   type AuditCursor,
+  type LateLine,
   type LifecycleResult,
   type OutcomeInput,
   type Rollout,
@@ -36,6 +38,13 @@ export interface RolloutFacadeOptions {
   maxBatch?: number;
   /** Close the rollout (drain alerts, release the store) in close(); false when the caller shares it. Default true. */
   closeRollout?: boolean;
+  /**
+   * How often to write timeouts for tasks of running canaries past `canary.outcome_timeout`
+   * (and apply the decisions they bring) when no route or outcome does it. Default 30 s; 0: never.
+   */
+  sweepIntervalMs?: number;
+  /** Told when a periodic sweep fails (it is tried again at the next tick). */
+  onSweepError?: (error: unknown) => void;
 }
 
 export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOptions = {}): ServiceFacade {
@@ -140,20 +149,27 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
 
   const runOutcomes = async (outcomes: OutcomeInput[]): Promise<Array<{ verdict: OutcomeVerdict; transitions: AuditEvent[] }>> => {
     const skipped = new Map<number, SkippedLine>();
+    const late = new Map<number, LateLine>();
     const result = await recordOutcomes(
       rollout,
       outcomes.map((value, i) => ({ line: i + 1, value })),
-      { onSkipped: (skip) => skipped.set(skip.line, skip) },
+      { onSkipped: (skip) => skipped.set(skip.line, skip), onLate: (line) => late.set(line.line, line) },
     );
     // A duplicate is an idempotent retry when it says what the ledger says, else a conflict.
     const duplicates = [...skipped.values()].filter((s) => s.code === 'DUPLICATE_OUTCOME');
     const recordedOutcomes = duplicates.length > 0 ? (await store.getTasks(duplicates.map((d) => outcomes[d.line - 1]!.taskId))).tasks : new Map();
     const verdicts = outcomes.map((outcome, i): OutcomeVerdict => {
       const skip = skipped.get(i + 1);
-      if (!skip) return { taskId: outcome.taskId, status: 'recorded' };
+      if (!skip) {
+        // An outcome after its task timed out: recorded (kept, shown as late), not evidence.
+        const lateLine = late.get(i + 1);
+        return lateLine ? { taskId: outcome.taskId, status: 'recorded', reason: lateLine.reason } : { taskId: outcome.taskId, status: 'recorded' };
+      }
       if (skip.code === 'TASK_UNKNOWN') return { taskId: outcome.taskId, status: 'unknown-task', reason: skip.message };
       if (skip.code === 'DUPLICATE_OUTCOME') {
-        const recorded = recordedOutcomes.get(outcome.taskId)?.outcome;
+        // After a timeout the task's own outcome is its late one.
+        const entry = recordedOutcomes.get(outcome.taskId);
+        const recorded = entry?.late ?? entry?.outcome;
         return recorded && sameOutcome(outcome, recorded)
           ? { taskId: outcome.taskId, status: 'duplicate', reason: 'this outcome was recorded before (an idempotent retry)' }
           : { taskId: outcome.taskId, status: 'conflict', reason: `task "${outcome.taskId}" already has a different outcome` };
@@ -177,6 +193,23 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
     if ('error' in result) throw result.error;
     return result.events;
   };
+
+  // The timeout sweep on a timer: tasks of a running canary whose outcome never comes count as
+  // failed even while no route or outcome arrives. It takes its turn among the batches.
+  const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+  const runSweep = async (ticks: null[]): Promise<null[]> => {
+    const result = await sweepTimeouts(rollout);
+    if (result.timedOut > 0) emit({ type: 'outcomes', recorded: result.timedOut });
+    if (result.transitions.length > 0) await noticeTransitions();
+    return ticks;
+  };
+  const sweepTimer =
+    sweepIntervalMs > 0
+      ? setInterval(() => {
+          queue.submit('sweep', null, runSweep).catch((error: unknown) => options.onSweepError?.(error));
+        }, sweepIntervalMs)
+      : null;
+  sweepTimer?.unref();
 
   const facade: ServiceFacade = {
     storeLabel: `${store.kind}:${store.name}`,
@@ -281,6 +314,7 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
     },
 
     async close() {
+      if (sweepTimer) clearInterval(sweepTimer);
       await queue.idle();
       stopAlertReports();
       if (options.closeRollout === false) return;

@@ -2,11 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { BernsteinError, projectPaths, withProjectLock, type LockHandle, type ProjectPaths } from '@bernstein/store';
-import type { AssignmentRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
+import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
 import { applyTransition, canaryStateDocument, type AuditEvent, type CanaryState } from '@bernstein/canary-router';
 import {
+  acceptResolution,
   foldInto,
   openRollout,
+  type ResolutionSlot,
   type Rollout,
   type RolloutOptions,
   outboxEntryFor,
@@ -141,10 +143,15 @@ export class FileStore implements RolloutStore {
     return { tasks: found, warnings: [...index.warnings] };
   }
 
-  async overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {
+  async overdueAssignments(filter: { role?: string; canaryId?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {
     const open = new Map<string, AssignmentRecord>();
     await this.ledger.read(LEDGER_START, (record) => {
       if (filter.role !== undefined && record.role !== filter.role) return;
+      if (filter.canaryId !== undefined && record.canaryId !== filter.canaryId) {
+        // The task's latest assignment is in another window now: not this canary's.
+        if (record.type === 'assign') open.delete(record.taskId);
+        return;
+      }
       if (record.type === 'assign') {
         open.delete(record.taskId);
         open.set(record.taskId, record);
@@ -297,7 +304,7 @@ class FileTransaction implements StoreTransaction {
   getTasks(taskIds: readonly string[]) {
     return this.store.getTasks(taskIds);
   }
-  overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }) {
+  overdueAssignments(filter: { role?: string; canaryId?: string; routedBefore: string; limit?: number }) {
     return this.store.overdueAssignments(filter);
   }
   readLedger(from: LedgerPosition | null, onRecord: (record: LedgerRecord) => void) {
@@ -362,21 +369,16 @@ class FileTransaction implements StoreTransaction {
     await this.append(records);
   }
 
-  async appendOutcomes(records: readonly OutcomeRecord[]): Promise<void> {
+  async appendOutcomes(records: readonly (OutcomeRecord | LateOutcomeRecord)[]): Promise<void> {
     if (records.length === 0) return;
     const index = await this.store.index();
-    const taken = new Set<string>();
-    for (const outcome of records) {
-      const entry = await index.get(outcome.taskId);
-      if (!entry) throw new BernsteinError('TASK_UNKNOWN', `task "${outcome.taskId}" was never routed`, { taskId: outcome.taskId });
-      if (entry.outcome || taken.has(outcome.taskId)) throw new BernsteinError('DUPLICATE_OUTCOME', `task "${outcome.taskId}" already has an outcome`, { taskId: outcome.taskId });
-      const a = entry.assignment;
-      if (a.role !== outcome.role || a.arm !== outcome.arm || a.versionId !== outcome.versionId || a.canaryId !== outcome.canaryId || a.epoch !== outcome.epoch) {
-        throw new BernsteinError('INVALID_ARGUMENT', `the outcome of task "${outcome.taskId}" does not match its latest assignment (role ${a.role}, arm ${a.arm}, version ${a.versionId})`, {
-          taskId: outcome.taskId,
-        });
+    const slots = new Map<string, ResolutionSlot | undefined>();
+    for (const record of records) {
+      if (!slots.has(record.taskId)) {
+        const entry = await index.get(record.taskId);
+        slots.set(record.taskId, entry && { assignment: entry.assignment, outcome: entry.outcome, late: entry.late ?? null });
       }
-      taken.add(outcome.taskId);
+      acceptResolution(slots.get(record.taskId), record);
     }
     await this.append(records);
   }

@@ -123,6 +123,14 @@ export class LedgerIndex implements TaskIndex {
     }
     const entry = this.tasks.get(record.taskId);
     if (!entry) return;
+    if (record.type === 'late') {
+      // Recording writes a late outcome only after a timeout, and one at most.
+      if (!entry.outcome || entry.late) {
+        throw new MalformedFileError(this.ledger.name, `a late outcome for task "${record.taskId}" that ${entry.outcome ? 'already has one' : 'has not timed out'}`, line);
+      }
+      entry.late = record;
+      return;
+    }
     // Recording refuses a second outcome, so one in the file was written by hand or by a writer
     // that lost its lock: refuse to guess which one counts.
     if (entry.outcome) {

@@ -84,7 +84,7 @@ describe('FileTaskIndex', () => {
     const saved = await readFile(manifest!);
     expect(saved.subarray(0, 4).toString('latin1')).toBe('BTIX');
     expect(saved.length).toBe(56 + 32 + 4);
-    expect((await readFile(segment!)).length).toBe(32 + 2 * 40);
+    expect((await readFile(segment!)).length).toBe(32 + 2 * 48);
     // Another writer (no index update) appends after it.
     await ledger.append([outcome('b', false), assign('c')]);
     const fresh = new FileTaskIndex(ledger, paths);
@@ -156,6 +156,25 @@ describe('FileTaskIndex', () => {
     await expect(new FileTaskIndex(ledger, paths).catchUp()).rejects.toThrow(/ledger\.jsonl:3: a second outcome for task "a" \(the first is on line 2\)/);
     await rm(paths.taskIndex);
     await expect(new FileTaskIndex(ledger, paths).catchUp()).rejects.toThrow(/ledger\.jsonl:3: a second outcome for task "a"/);
+  });
+
+  it('answers a timeout and the late outcome after it, saved or not; refuses a second late outcome', async () => {
+    const { paths, ledger } = await setup();
+    const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
+    await index.catchUp();
+    const timeout: OutcomeRecord = { ...outcome('a', false), timedOut: true };
+    const late: LedgerRecord = { ...assign('a'), type: 'late', passed: true, durationMs: 5 };
+    await index.append([assign('a'), timeout, assign('b')]);
+    await index.append([late]);
+    const expected = { assignment: assign('a'), outcome: timeout, outcomeLine: 2, late };
+    expect(await index.get('a')).toEqual(expected);
+    const fresh = new FileTaskIndex(ledger, paths);
+    await fresh.catchUp();
+    expect(await fresh.get('a')).toEqual(expected);
+    await expectSameAnswers(new FileTaskIndex(ledger, paths), new LedgerIndex(ledger), ['a', 'b']);
+    await appendFile(paths.ledger, `${JSON.stringify(late)}\n`);
+    await expect(new FileTaskIndex(ledger, paths).catchUp()).rejects.toThrow(/ledger\.jsonl:5: a late outcome for task "a" that already has one/);
+    await expect(new LedgerIndex(ledger).catchUp()).rejects.toThrow(/ledger\.jsonl:5: a late outcome for task "a" that already has one/);
   });
 
   it('skips a torn last ledger line with a warning and indexes what follows the fence', async () => {
@@ -234,7 +253,7 @@ describe('FileTaskIndex segments and manifest (crash safety)', () => {
     v1.writeUInt32LE(1, 4);
     await writeFile(paths.taskIndex, v1);
     await expectRecovers(paths, ledger, reference, ids);
-    expect((await readFile(paths.taskIndex)).readUInt32LE(4)).toBe(2);
+    expect((await readFile(paths.taskIndex)).readUInt32LE(4)).toBe(3);
   });
 
   it('a stale index (an older one put back) catches up from where it stopped; segments a crash left unlisted are removed', async () => {
@@ -256,7 +275,7 @@ describe('FileTaskIndex segments and manifest (crash safety)', () => {
     const { paths, ledger } = await setup();
     const index = new FileTaskIndex(ledger, paths, { saveAfterBytes: 0 });
     await index.catchUp();
-    const sizes = async () => Promise.all(taskIndexFiles(paths).slice(1).map(async (file) => ((await readFile(file)).length - 32) / 40));
+    const sizes = async () => Promise.all(taskIndexFiles(paths).slice(1).map(async (file) => ((await readFile(file)).length - 32) / 48));
     for (let i = 0; i < 200; i++) {
       await index.append([assign(`t-${i}`)]);
       // Oldest first, each run over four times the next (200 saves of one task each).
@@ -278,8 +297,8 @@ describe('FileTaskIndex segments and manifest (crash safety)', () => {
 function swapSegmentOffsets(segment: Buffer): Buffer {
   const out = Buffer.from(segment);
   const first = out.readDoubleLE(32 + 16);
-  out.writeDoubleLE(out.readDoubleLE(32 + 40 + 16), 32 + 16);
-  out.writeDoubleLE(first, 32 + 40 + 16);
+  out.writeDoubleLE(out.readDoubleLE(32 + 48 + 16), 32 + 16);
+  out.writeDoubleLE(first, 32 + 48 + 16);
   return out;
 }
 

@@ -7,7 +7,7 @@ import type { AssignmentRecord, LedgerRecord, TaskEntry } from '@bernstein/promp
 import { LEDGER_START, type FileLedger, type LedgerCursor } from './ledger-file.js';
 
 /**
- * What routing and recording ask of the ledger: the latest assignment of a task and its outcome.
+ * What routing and recording ask of the ledger: the latest assignment of a task, its outcome and its late outcome.
  * The file project answers from `.sdd/cache/tasks.idx` (below); a database answers with a query.
  */
 export interface TaskIndex {
@@ -32,10 +32,11 @@ export interface TaskIndex {
  * instead of the whole ledger (which grows by two lines per task, forever).
  *
  * Log-structured, so that adding tasks costs what they add, not a rewrite of everything saved:
- * - segments `.sdd/cache/tasks-<seq>.seg`: immutable sorted runs. Each holds one 40-byte entry
+ * - segments `.sdd/cache/tasks-<seq>.seg`: immutable sorted runs. Each holds one 48-byte entry
  *   per task, sorted by key: the first 16 bytes of SHA-256(task id), the byte offset of the
- *   task's latest assignment line, the offset and line of its outcome (-1 and 0 if none). A
- *   newer segment's entry for a task replaces an older one's (a re-route, a later outcome).
+ *   task's latest assignment line, the offset and line of its outcome (-1 and 0 if none), and
+ *   the offset of its late outcome (-1 if none). A newer segment's entry for a task replaces an
+ *   older one's (a re-route, a later outcome).
  *   A segment is written once, when the ledger folded since the last save passes
  *   SAVE_AFTER_BYTES, and merged with its older neighbour once it has a quarter of its entries
  *   (MERGE_RATIO: each run is over four times the next, so there are about log4(saves) segments,
@@ -58,12 +59,13 @@ export interface TaskIndex {
  */
 const MANIFEST_MAGIC = Buffer.from('BTIX', 'latin1');
 const SEGMENT_MAGIC = Buffer.from('BTIS', 'latin1');
-const FORMAT_VERSION = 2;
+/** 3: entries gained the late outcome's offset (format 2 indexes are rebuilt from the ledger). */
+const FORMAT_VERSION = 3;
 const MANIFEST_HEADER_BYTES = 56;
 const MANIFEST_SEGMENT_BYTES = 32;
 const SEGMENT_HEADER_BYTES = 32;
 const KEY_BYTES = 16;
-const ENTRY_BYTES = 40;
+const ENTRY_BYTES = 48;
 /** Ledger folded past the saved index before a segment is written (about 5,000 tasks). */
 const SAVE_AFTER_BYTES = 2 * 1024 * 1024;
 /** A run is merged into the one before it once it has a quarter of its entries. */
@@ -77,6 +79,7 @@ interface TailEntry {
   assignOffset: number;
   outcomeOffset: number;
   outcomeLine: number;
+  lateOffset: number;
 }
 
 /** A sorted run in memory: its file's bytes, its entries, and the first 32 bits of each key (for the search). */
@@ -195,12 +198,15 @@ export class FileTaskIndex implements TaskIndex {
     if (entry.outcomeOffset < 0) return { assignment, outcome: null };
     const outcome = this.ledger.recordAt(entry.outcomeOffset);
     if (!outcome || outcome.type !== 'outcome' || outcome.taskId !== taskId) return null;
-    return { assignment, outcome, outcomeLine: entry.outcomeLine };
+    if (entry.lateOffset < 0) return { assignment, outcome, outcomeLine: entry.outcomeLine };
+    const late = this.ledger.recordAt(entry.lateOffset);
+    if (!late || late.type !== 'late' || late.taskId !== taskId) return null;
+    return { assignment, outcome, outcomeLine: entry.outcomeLine, late };
   }
 
   private fold(record: LedgerRecord, line: number, offset: number): void {
     if (record.type === 'assign') {
-      this.tail.set(record.taskId, { assignOffset: offset, outcomeOffset: -1, outcomeLine: 0 });
+      this.tail.set(record.taskId, { assignOffset: offset, outcomeOffset: -1, outcomeLine: 0, lateOffset: -1 });
       this.recent.set(record.taskId, { offset, record });
       if (this.recent.size >= RECENT_ASSIGNMENTS / 2) {
         this.olderRecent = this.recent;
@@ -213,6 +219,14 @@ export class FileTaskIndex implements TaskIndex {
       entry = this.found.get(record.taskId) ?? this.findSaved(this.keyOf(record.taskId));
       if (!entry) return; // an outcome of a task never routed: not ours to index
       this.tail.set(record.taskId, entry);
+    }
+    if (record.type === 'late') {
+      // Recording writes a late outcome only after a timeout, and one at most.
+      if (entry.outcomeOffset < 0 || entry.lateOffset >= 0) {
+        throw new MalformedFileError(this.ledger.name, `a late outcome for task "${record.taskId}" that ${entry.outcomeOffset < 0 ? 'has not timed out' : 'already has one'}`, line);
+      }
+      entry.lateOffset = offset;
+      return;
     }
     // Recording refuses a second outcome, so one in the file was written by hand or by a writer
     // that lost its lock: refuse to guess which one counts.
@@ -377,6 +391,7 @@ function entryAt(entries: Buffer, at: number): TailEntry {
     assignOffset: entries.readDoubleLE(start),
     outcomeOffset: entries.readDoubleLE(start + 8),
     outcomeLine: entries.readDoubleLE(start + 16),
+    lateOffset: entries.readDoubleLE(start + 24),
   };
 }
 
@@ -386,6 +401,7 @@ function writeEntry(out: Buffer, at: number, key: Buffer, entry: TailEntry): voi
   out.writeDoubleLE(entry.assignOffset, start + KEY_BYTES);
   out.writeDoubleLE(entry.outcomeOffset, start + KEY_BYTES + 8);
   out.writeDoubleLE(entry.outcomeLine, start + KEY_BYTES + 16);
+  out.writeDoubleLE(entry.lateOffset, start + KEY_BYTES + 24);
 }
 
 /** Order of two entries' keys after their first 32 bits (the heads), as a sign. */

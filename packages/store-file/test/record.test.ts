@@ -39,7 +39,8 @@ describe('recordOutcomes', () => {
     expect(result.recorded).toBe(400);
     expect(result.transitions.map((t) => t.action)).toEqual(['rollback']);
     const evidence = result.transitions[0]!.evidence as { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } };
-    expect(evidence.canary.tasks).toBeGreaterThanOrEqual(10);
+    // Rollback may come before min_canary_tasks when the evidence is strong (issue 15).
+    expect(evidence.canary.tasks).toBeGreaterThan(0);
     expect(evidence.canary.tasks).toBeLessThan(60);
     expect((await open().store.loadState()).roles.backend?.canary).toBeNull();
   });

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canaryRole, collectReport, escapeHtml, recordOutcomes, renderReport, routeTasks, type ReportData, type Rollout } from '@bernstein/rollout';
+import { routesToCanary } from '@bernstein/canary-router';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRollout } from './open.js';
 
@@ -46,70 +47,68 @@ async function runTasks(p: Rollout, max: number, passed: (arm: 'stable' | 'canar
 }
 
 describe('collectReport', () => {
-  it('draws the windows the router judged: the step to 100 % keeps the evidence of the step before it', async () => {
+  it('draws one evidence window per canary: a ramp whose next step is 100 % is promoted there', async () => {
     const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
     await routeTasks(p, 'r', ['init']);
     await canaryRole(p, 'r', { model: 'big', steps: [50, 100] });
-    await runTasks(p, 200, () => true, 'step');
-    const state = await p.store.loadState();
-    const canary = state.roles.r!.canary!;
-    // The router pools the 50 % and 100 % epochs in one window ...
-    expect(canary.percentage).toBe(100);
-    expect(canary.evidenceFromEpoch).toBe(0);
-    // ... and so does the report.
+    await runTasks(p, 200, () => true, 'promote');
+    expect((await p.store.loadState()).roles.r!.canary).toBeNull();
     const [c] = (await collectReport(p)).canaries;
-    expect(c!.windows.map((w) => w.percentages)).toEqual([[50, 100]]);
+    expect(c!.status).toBe('promoted');
+    expect(c!.windows.map((w) => w.percentages)).toEqual([[50]]);
+    expect(c!.markers.map((m) => m.kind)).toEqual(['start', 'promote']);
+    expect(c!.decision).toMatchObject({ kind: 'promote', placement: 'evidence', rule: 'threshold.promote' });
   });
 
-  it('reconstructs the windows of a ramp and places each decision where its evidence says', async () => {
+  it('keeps the evidence across a step: one window, the step and the decision placed where their evidence says', async () => {
     const p = await project('canary:\n  canary_percentage: 0\n  min_canary_tasks: 3\n  policy: threshold\n');
     await routeTasks(p, 'r', ['init']);
     await canaryRole(p, 'r', { model: 'big', steps: [30, 60] });
-    // Window 1: the canary passes everything -> promote decision -> step to 60 %.
+    const skipped: string[] = [];
+    // The canary passes everything -> promote decision -> step to 60 %.
     await runTasks(p, 200, () => true, 'step');
     let data = await collectReport(p);
-    const c0 = data.canaries[0]!;
-    expect(c0.markers.map((m) => m.kind)).toEqual(['start', 'step']);
-    // Window 2: the canary fails everything -> rollback.
-    await runTasks(p, 200, (arm) => arm === 'stable', 'rollback');
+    expect(data.canaries[0]!.markers.map((m) => m.kind)).toEqual(['start', 'step']);
+    // Then it fails everything (stable passes) -> rollback, judged on the evidence of both steps.
+    // Evidence is counted in routing order, and with both arms at 100 % after the step a stable
+    // outcome first would keep the threshold rule's "canary >= stable" promotion true: the first
+    // task routed at 60 % is one that lands on the canary (ids that would not are not used).
+    const canaryId = (await p.store.loadState()).roles.r!.canary!.id;
+    while (!routesToCanary(`t${next}`, canaryId, 60)) skipped.push(`t${next++}`);
+    let rolledBack = false;
+    for (let i = 0; i < 200 && !rolledBack; i++) {
+      const id = `t${next++}`;
+      const [routed] = await routeTasks(p, 'r', [id]);
+      const { transitions } = await recordOutcomes(p, [{ line: 1, value: { taskId: id, passed: routed!.arm === 'stable' } }]);
+      rolledBack = transitions.some((t) => t.action === 'rollback');
+    }
+    expect(rolledBack).toBe(true);
     data = await collectReport(p);
     expect(data.canaries).toHaveLength(1);
     const c = data.canaries[0]!;
     expect(c.status).toBe('rolled back');
     expect(c.model).toBe('big');
     expect(c.baseModel).toBe('small');
-    expect(c.windows.map((w) => w.percentages)).toEqual([[30], [60]]);
+    expect(c.windows.map((w) => w.percentages)).toEqual([[30, 60]]);
     const step = c.markers.find((m) => m.kind === 'step')!;
     expect(step.placement).toBe('evidence');
     expect(step.rule).toBe('threshold.promote');
-    // The canary id (and so which tasks land on the canary) differs per run, so the decision
-    // comes at the 3rd canary outcome, or later when the stable arm had no outcome by then.
     const stepTasks = step.evidence!.canary!.tasks;
     expect(stepTasks).toBeGreaterThanOrEqual(3);
     expect(step.evidence!.stable!.tasks).toBeGreaterThan(0);
-    // Decided at the stepTasks-th canary outcome of window 1; drawn on window 2's left edge.
-    expect(Math.floor(c.windows[0]!.evidenceEndX!)).toBe(stepTasks);
-    expect(step.windowEdge).toBe(true);
-    expect(step.x).toBe(c.windows[1]!.startX);
     const decision = c.decision!;
     expect(decision.kind).toBe('rollback');
     expect(decision.placement).toBe('evidence');
     expect(decision.rule).toBe('threshold.rollback');
-    expect(decision.evidence?.canary).toMatchObject({ passed: 0, passRate: 0 });
-    const rollbackTasks = decision.evidence!.canary!.tasks;
-    expect(rollbackTasks).toBeGreaterThanOrEqual(3);
-    expect(decision.evidence!.stable!.tasks).toBeGreaterThan(0);
-    // At the canary outcome that completed the evidence, or at a stable outcome right after it.
-    expect(Math.floor(decision.x - c.windows[1]!.startX)).toBe(rollbackTasks);
-    // Cumulative series per window with intervals around the rate.
-    const last = c.windows[0]!.stable.at(-1)!;
-    expect(last.rate).toBe(1);
-    expect(last.lower).toBeGreaterThan(0);
-    expect(last.lower).toBeLessThan(1);
-    expect(last.upper).toBe(1);
-    for (const point of c.windows[1]!.canary) expect(point).toMatchObject({ rate: 0, lower: 0 });
-    expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next);
+    // The rollback's evidence holds the canary's outcomes of both epochs.
+    expect(decision.evidence!.canary!.tasks).toBeGreaterThan(stepTasks);
+    expect(decision.evidence!.canary!.passed).toBe(stepTasks);
+    expect(Math.floor(decision.x - c.windows[0]!.startX)).toBe(decision.evidence!.canary!.tasks);
+    expect(c.totals.canary.tasks + c.totals.stable.tasks).toBe(next - skipped.length);
+    expect(c.epochs.map((e) => e.percentage)).toEqual([30, 60]);
+    expect(c.epochs[1]!.canary.passed).toBe(0);
     expect(data.roles[0]!.versions).toHaveLength(2);
+    expect(renderReport(data)).toContain('data-testid="epoch-table"');
     // The rollback's alert is delivered in the background: let it finish before the folder is removed.
     await p.alerts.drain(5000);
   });
@@ -185,6 +184,15 @@ describe('renderReport', () => {
           ],
           decision: null,
           current: null,
+          epochs: [
+            {
+              epoch: 0,
+              percentage: 10,
+              stable: { assigned: 1, awaiting: 0, timedOut: 0, late: 0, tasks: 1, passed: 1 },
+              canary: { assigned: 2, awaiting: 0, timedOut: 1, late: 1, tasks: 1, passed: 0 },
+              difference: -1,
+            },
+          ],
           totals: { stable: { tasks: 1, passed: 1 }, canary: { tasks: 1, passed: 0 } },
           alertFailures: [{ at: evil, reason: evil }],
         },

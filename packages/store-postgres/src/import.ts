@@ -231,6 +231,7 @@ async function databaseHistory(client: pg.ClientBase, role: string): Promise<Rol
 interface TaskCursor {
   seq: number;
   outcomeSeq: number | null;
+  lateSeq: number | null;
 }
 
 /** What one page of the copy writes to `tasks`: the row of a task assigned in the page, or only the outcome of one assigned earlier. */
@@ -239,6 +240,8 @@ interface TaskRow {
   /** Set when the page holds the task's latest assignment (the row is written whole). */
   assignment: { role: string; at: string; text: string } | null;
   outcome: { seq: number; text: string } | null;
+  /** A real outcome that arrived after the task's timeout (the outcome). */
+  late: { seq: number; text: string } | null;
 }
 
 /**
@@ -259,8 +262,8 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
     // The page's tasks as earlier pages left them. A row older than this import belongs to the
     // database's own history: task ids are global, and taking it over would change that task's
     // latest assignment.
-    const known = await client.query<{ task_id: string; role: string; assignment_seq: string; outcome_seq: string | null }>(
-      'SELECT task_id, role, assignment_seq::text AS assignment_seq, outcome_seq::text AS outcome_seq FROM bernstein.tasks WHERE task_id = ANY($1::text[])',
+    const known = await client.query<{ task_id: string; role: string; assignment_seq: string; outcome_seq: string | null; late_seq: string | null }>(
+      'SELECT task_id, role, assignment_seq::text AS assignment_seq, outcome_seq::text AS outcome_seq, late_seq::text AS late_seq FROM bernstein.tasks WHERE task_id = ANY($1::text[])',
       [[...new Set(records.map((r) => r.taskId))]],
     );
     const cursors = new Map<string, TaskCursor>();
@@ -269,20 +272,33 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
       if (seq < base) {
         throw new BernsteinError('CONFLICT', `task "${row.task_id}" of ${sourceName} is already in ${display} (role "${row.role}"): refusing to merge (nothing was imported)`);
       }
-      cursors.set(row.task_id, { seq, outcomeSeq: row.outcome_seq === null ? null : Number(row.outcome_seq) });
+      cursors.set(row.task_id, { seq, outcomeSeq: row.outcome_seq === null ? null : Number(row.outcome_seq), lateSeq: row.late_seq === null ? null : Number(row.late_seq) });
     }
     const rows = new Map<string, TaskRow>();
     const assignmentSeqs: Array<number | null> = [];
     records.forEach((record, j) => {
       const seq = base + index + j;
       if (record.type === 'assign') {
-        cursors.set(record.taskId, { seq, outcomeSeq: null });
-        rows.set(record.taskId, { seq, assignment: { role: record.role, at: record.at, text: lines[j]! }, outcome: null });
+        cursors.set(record.taskId, { seq, outcomeSeq: null, lateSeq: null });
+        rows.set(record.taskId, { seq, assignment: { role: record.role, at: record.at, text: lines[j]! }, outcome: null, late: null });
         assignmentSeqs.push(null);
         counts.assignments += 1;
         return;
       }
       const current = cursors.get(record.taskId);
+      if (record.type === 'late') {
+        // A late outcome answers the timeout of the same assignment.
+        if (!current || current.outcomeSeq === null || current.lateSeq !== null) {
+          throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + j + 1} is a late outcome of task "${record.taskId}" with no timeout awaiting it`);
+        }
+        current.lateSeq = seq;
+        assignmentSeqs.push(current.seq);
+        const row = rows.get(record.taskId);
+        if (row) row.late = { seq, text: lines[j]! };
+        else rows.set(record.taskId, { seq: current.seq, assignment: null, outcome: null, late: { seq, text: lines[j]! } });
+        counts.outcomes += 1;
+        return;
+      }
       if (!current || current.outcomeSeq !== null) {
         throw new BernsteinError('MALFORMED_FILE', `${sourceName}: ledger record ${index + j + 1} is an outcome of task "${record.taskId}" with no assignment awaiting it`);
       }
@@ -290,7 +306,7 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
       assignmentSeqs.push(current.seq);
       const row = rows.get(record.taskId);
       if (row) row.outcome = { seq, text: lines[j]! };
-      else rows.set(record.taskId, { seq: current.seq, assignment: null, outcome: { seq, text: lines[j]! } });
+      else rows.set(record.taskId, { seq: current.seq, assignment: null, outcome: { seq, text: lines[j]! }, late: null });
       counts.outcomes += 1;
     });
 
@@ -312,11 +328,11 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
     const whole = [...rows].filter(([, row]) => row.assignment !== null);
     if (whole.length > 0) {
       await client.query(
-        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome)
-           SELECT t, r, at, s, a::json, os, nullif(o, '')::json
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], string_to_array($5::text, E'\\n'), $6::bigint[], string_to_array($7::text, E'\\n')) AS u(t, r, at, s, a, os, o)
+        `INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment, outcome_seq, outcome, late_seq, late)
+           SELECT t, r, at, s, a::json, os, nullif(o, '')::json, ls, nullif(l, '')::json
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], string_to_array($5::text, E'\\n'), $6::bigint[], string_to_array($7::text, E'\\n'), $8::bigint[], string_to_array($9::text, E'\\n')) AS u(t, r, at, s, a, os, o, ls, l)
          ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
-           assignment = EXCLUDED.assignment, outcome_seq = EXCLUDED.outcome_seq, outcome = EXCLUDED.outcome`,
+           assignment = EXCLUDED.assignment, outcome_seq = EXCLUDED.outcome_seq, outcome = EXCLUDED.outcome, late_seq = EXCLUDED.late_seq, late = EXCLUDED.late`,
         [
           whole.map(([taskId]) => taskId),
           whole.map(([, row]) => row.assignment!.role),
@@ -326,15 +342,25 @@ async function copyLedger(client: pg.ClientBase, spool: Spool, sourceName: strin
           whole.map(([, row]) => row.outcome?.seq ?? null),
           // No outcome yet: an empty line (a JSON text is never empty).
           whole.map(([, row]) => row.outcome?.text ?? '').join('\n'),
+          whole.map(([, row]) => row.late?.seq ?? null),
+          whole.map(([, row]) => row.late?.text ?? '').join('\n'),
         ],
       );
     }
-    const answered = [...rows].filter(([, row]) => row.assignment === null);
+    const answered = [...rows].filter(([, row]) => row.assignment === null && row.outcome !== null);
     if (answered.length > 0) {
       await client.query(
         `UPDATE bernstein.tasks AS t SET outcome_seq = u.os, outcome = u.o::json
            FROM unnest($1::text[], $2::bigint[], string_to_array($3::text, E'\\n')) AS u(t, os, o) WHERE t.task_id = u.t`,
         [answered.map(([taskId]) => taskId), answered.map(([, row]) => row.outcome!.seq), answered.map(([, row]) => row.outcome!.text).join('\n')],
+      );
+    }
+    const lateOnes = [...rows].filter(([, row]) => row.assignment === null && row.late !== null);
+    if (lateOnes.length > 0) {
+      await client.query(
+        `UPDATE bernstein.tasks AS t SET late_seq = u.ls, late = u.l::json
+           FROM unnest($1::text[], $2::bigint[], string_to_array($3::text, E'\\n')) AS u(t, ls, l) WHERE t.task_id = u.t`,
+        [lateOnes.map(([taskId]) => taskId), lateOnes.map(([, row]) => row.late!.seq), lateOnes.map(([, row]) => row.late!.text).join('\n')],
       );
     }
     index += records.length;

@@ -129,7 +129,31 @@ CREATE TABLE bernstein.imports (
 );
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema: registry, state, ledger, tasks, aggregates, audit, outbox, imports', sql: V1 }];
+/**
+ * Outcome timeouts (issue 15): a timeout is an outcome row (its record says `timedOut`), and a
+ * real outcome that arrives after it is a `late` row answering the same assignment, at most one.
+ * Tasks carry their late outcome beside their outcome. The timeout sweep's questions (a canary's
+ * tasks still awaiting an outcome, oldest first) have an index.
+ */
+const V2 = `
+ALTER TABLE bernstein.ledger DROP CONSTRAINT ledger_kind_check;
+ALTER TABLE bernstein.ledger ADD CONSTRAINT ledger_kind_check CHECK (kind IN ('assign', 'outcome', 'late'));
+ALTER TABLE bernstein.ledger DROP CONSTRAINT ledger_check;
+-- Outcome and late rows answer an assignment; assignment rows answer none.
+ALTER TABLE bernstein.ledger ADD CONSTRAINT ledger_answers_assignment CHECK ((kind <> 'assign') = (assignment_seq IS NOT NULL));
+-- One late outcome per assignment, enforced by the database as the one outcome is.
+CREATE UNIQUE INDEX ledger_one_late ON bernstein.ledger (task_id, assignment_seq) WHERE kind = 'late';
+
+ALTER TABLE bernstein.tasks ADD COLUMN late_seq bigint REFERENCES bernstein.ledger (seq);
+ALTER TABLE bernstein.tasks ADD COLUMN late json;
+ALTER TABLE bernstein.tasks ADD CONSTRAINT tasks_late_check CHECK ((late_seq IS NULL) = (late IS NULL) AND (late_seq IS NULL OR outcome_seq IS NOT NULL));
+CREATE INDEX tasks_awaiting_canary ON bernstein.tasks ((assignment->>'canaryId'), routed_at) WHERE outcome_seq IS NULL;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema: registry, state, ledger, tasks, aggregates, audit, outbox, imports', sql: V1 },
+  { version: 2, name: 'outcome timeouts: late outcomes in the ledger and on tasks, awaiting tasks per canary', sql: V2 },
+];
 
 /** The schema version this package reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

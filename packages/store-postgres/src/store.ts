@@ -5,6 +5,7 @@ import {
   hashBundle,
   resolvePrefix,
   type AssignmentRecord,
+  type LateOutcomeRecord,
   type LedgerRecord,
   type OutcomeRecord,
   type RegisterResult,
@@ -18,6 +19,8 @@ import { applyTransition, emptyCanaryState, RoleStateSchema, type AuditEvent, ty
 import {
   AGGREGATE_FOLD_VERSION,
   AggregateStateSchema,
+  acceptResolution,
+  type ResolutionSlot,
   aggregateKey,
   foldInto,
   outboxEntryFor,
@@ -160,23 +163,32 @@ class PgReader implements StoreReader {
     if (taskIds.length === 0) return { tasks: found, warnings: [] };
     const unique = [...new Set(taskIds)];
     for (let i = 0; i < unique.length; i += PAGE_ROWS) {
-      const { rows } = await this.query<{ task_id: string; assignment: string; outcome: string | null }>(
-        'SELECT task_id, assignment::text AS assignment, outcome::text AS outcome FROM bernstein.tasks WHERE task_id = ANY($1::text[])',
+      const { rows } = await this.query<{ task_id: string; assignment: string; outcome: string | null; late: string | null }>(
+        'SELECT task_id, assignment::text AS assignment, outcome::text AS outcome, late::text AS late FROM bernstein.tasks WHERE task_id = ANY($1::text[])',
         [unique.slice(i, i + PAGE_ROWS)],
       );
       for (const row of rows) {
-        found.set(row.task_id, { assignment: JSON.parse(row.assignment) as AssignmentRecord, outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as OutcomeRecord) });
+        found.set(row.task_id, {
+          assignment: JSON.parse(row.assignment) as AssignmentRecord,
+          outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as OutcomeRecord),
+          ...(row.late !== null ? { late: JSON.parse(row.late) as LateOutcomeRecord } : {}),
+        });
       }
     }
     return { tasks: found, warnings: [] };
   }
 
-  async overdueAssignments(filter: { role?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {
+  async overdueAssignments(filter: { role?: string; canaryId?: string; routedBefore: string; limit?: number }): Promise<AssignmentRecord[]> {
+    // Of one canary: the tasks_awaiting_canary index; otherwise tasks_awaiting.
     const { rows } = await this.query<{ assignment: string }>(
-      `SELECT assignment::text AS assignment FROM bernstein.tasks
-        WHERE outcome_seq IS NULL AND routed_at < $1 AND ($2::text IS NULL OR role = $2)
-        ORDER BY routed_at, assignment_seq LIMIT $3`,
-      [filter.routedBefore, filter.role ?? null, filter.limit ?? null],
+      filter.canaryId !== undefined
+        ? `SELECT assignment::text AS assignment FROM bernstein.tasks
+            WHERE outcome_seq IS NULL AND assignment->>'canaryId' = $4 AND routed_at < $1 AND ($2::text IS NULL OR role = $2)
+            ORDER BY routed_at, assignment_seq LIMIT $3`
+        : `SELECT assignment::text AS assignment FROM bernstein.tasks
+            WHERE outcome_seq IS NULL AND routed_at < $1 AND ($2::text IS NULL OR role = $2)
+            ORDER BY routed_at, assignment_seq LIMIT $3`,
+      filter.canaryId !== undefined ? [filter.routedBefore, filter.role ?? null, filter.limit ?? null, filter.canaryId] : [filter.routedBefore, filter.role ?? null, filter.limit ?? null],
     );
     return rows.map((r) => JSON.parse(r.assignment) as AssignmentRecord);
   }
@@ -538,7 +550,7 @@ class PgTransaction extends PgReader implements StoreTransaction {
            INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment)
              SELECT DISTINCT ON (ins.task_id) ins.task_id, ins.role, ins.record->>'at', ins.seq, ins.record FROM ins ORDER BY ins.task_id, ins.seq DESC
            ON CONFLICT (task_id) DO UPDATE SET role = EXCLUDED.role, routed_at = EXCLUDED.routed_at, assignment_seq = EXCLUDED.assignment_seq,
-             assignment = EXCLUDED.assignment, outcome_seq = NULL, outcome = NULL
+             assignment = EXCLUDED.assignment, outcome_seq = NULL, outcome = NULL, late_seq = NULL, late = NULL
            RETURNING 1
          )
          SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($6::text[]) FOR UPDATE`,
@@ -549,53 +561,65 @@ class PgTransaction extends PgReader implements StoreTransaction {
     await this.fold(records, fetched);
   }
 
-  async appendOutcomes(records: readonly OutcomeRecord[]): Promise<void> {
+  async appendOutcomes(records: readonly (OutcomeRecord | LateOutcomeRecord)[]): Promise<void> {
     if (records.length === 0) return;
     for (const record of records) this.assertInScope(record.role, 'an outcome');
     const ids = [...new Set(records.map((r) => r.taskId))];
     // Lock the tasks' rows: a racing writer of the same task (another role's scope) waits here.
-    const current = new Map<string, { seq: string; assignment: AssignmentRecord; hasOutcome: boolean }>();
+    const slots = new Map<string, ResolutionSlot & { seq: string }>();
     for (let i = 0; i < ids.length; i += PAGE_ROWS) {
-      const { rows } = await this.query<{ task_id: string; assignment_seq: string; assignment: string; has_outcome: boolean }>(
-        `SELECT task_id, assignment_seq::text AS assignment_seq, assignment::text AS assignment, outcome_seq IS NOT NULL AS has_outcome
+      const { rows } = await this.query<{ task_id: string; assignment_seq: string; assignment: string; outcome: string | null; late: string | null }>(
+        `SELECT task_id, assignment_seq::text AS assignment_seq, assignment::text AS assignment, outcome::text AS outcome, late::text AS late
            FROM bernstein.tasks WHERE task_id = ANY($1::text[]) FOR UPDATE`,
         [ids.slice(i, i + PAGE_ROWS)],
       );
-      for (const row of rows) current.set(row.task_id, { seq: row.assignment_seq, assignment: JSON.parse(row.assignment), hasOutcome: row.has_outcome });
+      for (const row of rows) {
+        slots.set(row.task_id, {
+          seq: row.assignment_seq,
+          assignment: JSON.parse(row.assignment) as AssignmentRecord,
+          outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as OutcomeRecord),
+          late: row.late === null ? null : (JSON.parse(row.late) as LateOutcomeRecord),
+        });
+      }
     }
-    const taken = new Set<string>();
     const seqs: string[] = [];
     for (const record of records) {
-      const entry = current.get(record.taskId);
-      if (!entry) throw new BernsteinError('TASK_UNKNOWN', `task "${record.taskId}" was never routed`, { taskId: record.taskId });
-      if (entry.hasOutcome || taken.has(record.taskId)) {
-        throw new BernsteinError('DUPLICATE_OUTCOME', `task "${record.taskId}" already has an outcome`, { taskId: record.taskId });
-      }
-      const a = entry.assignment;
-      if (a.role !== record.role || a.arm !== record.arm || a.versionId !== record.versionId || a.canaryId !== record.canaryId || a.epoch !== record.epoch) {
-        throw new BernsteinError('CONFLICT', `the outcome of task "${record.taskId}" does not match its latest assignment (role, arm, version, canary, epoch)`, { taskId: record.taskId });
-      }
-      taken.add(record.taskId);
-      seqs.push(entry.seq);
+      const slot = slots.get(record.taskId);
+      acceptResolution(slot, record);
+      seqs.push(slot!.seq);
     }
     const fetch = this.keysToFetch(records);
     let fetched: AggregateRow[] = [];
     for (let i = 0; i < records.length; i += PAGE_ROWS) {
       const page = records.slice(i, i + PAGE_ROWS);
+      // A task's outcome and late outcome may be in one page: each column is set from its own row.
       const { rows } = await this.query<AggregateRow>(
         `WITH input AS (
-           SELECT t, r, c, s, j, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(t, r, c, s, j, n)
+           SELECT k, t, r, c, s, j, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY AS u(k, t, r, c, s, j, n)
          ), ins AS (
            INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, assignment_seq, record)
-             SELECT 'outcome', t, r, c, s, j::json FROM input ORDER BY n
-           RETURNING seq, task_id, assignment_seq, record
+             SELECT k, t, r, c, s, j::json FROM input ORDER BY n
+           RETURNING seq, kind, task_id, assignment_seq, record
          ), answered AS (
-           UPDATE bernstein.tasks SET outcome_seq = ins.seq, outcome = ins.record
-             FROM ins WHERE tasks.task_id = ins.task_id AND tasks.assignment_seq = ins.assignment_seq
+           UPDATE bernstein.tasks SET
+               outcome_seq = coalesce(o.seq, tasks.outcome_seq), outcome = coalesce(o.record, tasks.outcome),
+               late_seq = coalesce(l.seq, tasks.late_seq), late = coalesce(l.record, tasks.late)
+             FROM (SELECT DISTINCT task_id, assignment_seq FROM ins) AS a
+             LEFT JOIN ins AS o ON o.task_id = a.task_id AND o.kind = 'outcome'
+             LEFT JOIN ins AS l ON l.task_id = a.task_id AND l.kind = 'late'
+            WHERE tasks.task_id = a.task_id AND tasks.assignment_seq = a.assignment_seq
            RETURNING 1
          )
-         SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($6::text[]) FOR UPDATE`,
-        [page.map((r) => r.taskId), page.map((r) => r.role), page.map((r) => r.canaryId), seqs.slice(i, i + PAGE_ROWS), page.map((r) => JSON.stringify(r)), i === 0 ? fetch : []],
+         SELECT key, fold_version, state::text AS state FROM bernstein.aggregates WHERE key = ANY($7::text[]) FOR UPDATE`,
+        [
+          page.map((r) => r.type),
+          page.map((r) => r.taskId),
+          page.map((r) => r.role),
+          page.map((r) => r.canaryId),
+          seqs.slice(i, i + PAGE_ROWS),
+          page.map((r) => JSON.stringify(r)),
+          i === 0 ? fetch : [],
+        ],
       );
       if (i === 0) fetched = rows;
     }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../src/schema.ts';
 import { TEST_DB_PASSWORD } from '../src/testing/pg-server.ts';
 import { skipWithoutPostgres, useServer } from './fixture.ts';
 import { editPrompt, makeTemplateTree } from './fleet-helpers.ts';
@@ -57,9 +58,9 @@ describe.skipIf(skipWithoutPostgres)('the bernstein bin on PostgreSQL', () => {
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
       expect(refused.stderr).toMatch(/has no bernstein schema yet: run `bernstein store migrate`/);
       const created = ok(await bernstein(['--dir', tree.dir, '--store', url, 'store', 'migrate']));
-      expect(created.stdout).toMatch(/schema created \(version 1\)/);
+      expect(created.stdout).toMatch(new RegExp(`schema created \\(version ${SCHEMA_VERSION}\\)`));
       const again = ok(await bernstein(['--dir', tree.dir, '--json', 'store', 'migrate'], { BERNSTEIN_STORE_URL: url }));
-      expect(JSON.parse(again.stdout)).toMatchObject({ from: 1, to: 1, applied: [] });
+      expect(JSON.parse(again.stdout)).toMatchObject({ from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] });
       // store.url with ${NAME}: the password comes from the environment.
       const templated = url.replace(encodeURIComponent(TEST_DB_PASSWORD), '${FLEET_PASSWORD}');
       await writeFile(join(tree.dir, '.sdd', 'config.yaml'), `store:\n  url: "${templated}"\n`);

@@ -55,6 +55,31 @@ describe.skipIf(skipWithoutPostgres)('schema migrations', () => {
     expect(() => assertSchemaVersion(1, 'db', pretendNewer.length)).toThrow('db has schema version 1, older than this bernstein\'s 2: run `bernstein store migrate`');
   });
 
+  it('upgrades a version 1 database that holds tasks: outcomes kept, late outcomes then accepted', async () => {
+    const url = await server().createDatabase();
+    await withClient(url, (c) => migrateSchema(c, [MIGRATIONS[0]!]));
+    const assign = { v: 1 as const, type: 'assign', taskId: 't1', role: 'r', arm: 'canary', versionId: 'aaaaaaaaaaaa', canaryId: 'cccccccccccc', epoch: 0, at: '2026-01-01T00:00:00.000Z' };
+    await withClient(url, async (c) => {
+      const { rows } = await c.query<{ seq: string }>("INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, record) VALUES ('assign', 't1', 'r', 'cccccccccccc', $1::json) RETURNING seq::text AS seq", [JSON.stringify(assign)]);
+      await c.query("INSERT INTO bernstein.tasks (task_id, role, routed_at, assignment_seq, assignment) VALUES ('t1', 'r', $1, $2, $3::json)", [assign.at, rows[0]!.seq, JSON.stringify(assign)]);
+    });
+    const upgraded = await withClient(url, (c) => migrateSchema(c));
+    expect(upgraded).toEqual({ from: 1, to: SCHEMA_VERSION, applied: MIGRATIONS.slice(1).map((m) => ({ version: m.version, name: m.name })) });
+    const store = await openPostgresStore(url, { root: '/nonexistent' });
+    try {
+      const timeout = { ...assign, type: 'outcome' as const, arm: 'canary' as const, at: '2026-01-01T03:00:00.000Z', passed: false, timedOut: true as const };
+      const late = { ...assign, type: 'late' as const, arm: 'canary' as const, at: '2026-01-01T04:00:00.000Z', passed: true };
+      await store.transaction({ roles: ['r'] }, (tx) => tx.appendOutcomes([timeout, late]));
+      expect((await store.getTasks(['t1'])).tasks.get('t1')).toMatchObject({ outcome: { timedOut: true }, late: { type: 'late', passed: true } });
+      // The database refuses a second late outcome of an assignment by itself, not only the code.
+      await expect(
+        withClient(url, (c) => c.query("INSERT INTO bernstein.ledger (kind, task_id, role, canary_id, assignment_seq, record) SELECT 'late', task_id, role, 'cccccccccccc', assignment_seq, late FROM bernstein.tasks WHERE task_id = 't1'")),
+      ).rejects.toThrow(/ledger_one_late/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose applied migration differs from the one shipped', async () => {
     const url = await server().createDatabase();
     await withClient(url, (c) => migrateSchema(c));

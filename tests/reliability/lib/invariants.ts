@@ -17,6 +17,7 @@ export function ledgerFacts(project: Project): LedgerFacts {
   const assigns = new Map<string, Array<Record<string, any>>>();
   const outcomes = new Map<string, Array<Record<string, any>>>();
   const outcomeList: Array<Record<string, any>> = [];
+  const lates = new Set<string>();
   const problems: string[] = [];
   for (const record of project.logLines('ledger.jsonl')) {
     if (record.type === 'assign') {
@@ -29,6 +30,12 @@ export function ledgerFacts(project: Project): LedgerFacts {
       list.push(record);
       outcomes.set(record.taskId, list);
       outcomeList.push(record);
+    } else if (record.type === 'late') {
+      // A real outcome after a timeout: only after one, and once.
+      const answered = outcomes.get(record.taskId) ?? [];
+      if (!answered.some((o) => o.timedOut === true)) problems.push(`late outcome of ${record.taskId} without a timeout before it`);
+      if (lates.has(record.taskId)) problems.push(`task ${record.taskId} has two late outcomes`);
+      lates.add(record.taskId);
     } else {
       problems.push(`unknown ledger record ${JSON.stringify(record).slice(0, 200)}`);
     }
@@ -170,11 +177,30 @@ export function statusProblems(project: Project, statusJson: { roles: any[] }, l
       if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`status ${role.role} ${what}: ${JSON.stringify(got)} but the ledger has ${JSON.stringify(want)}`);
     };
     same('stable outcomes', role.stableOutcomes, outcomesOf((o) => o.canaryId === null && o.versionId === role.stableVersion));
-    if (role.canary) {
-      const from = state.roles[role.role].canary.evidenceFromEpoch;
-      const inWindow = (o: Record<string, any>) => o.canaryId === role.canary.id && o.epoch >= from;
-      same('stable arm', role.canary.stable, outcomesOf((o) => inWindow(o) && o.arm === 'stable'));
-      same('canary arm', role.canary.canary, outcomesOf((o) => inWindow(o) && o.arm === 'canary'));
+    if (role.canary && state.roles[role.role]?.canary?.id === role.canary.id) {
+      // Evidence counts the canary's tasks in routing order, up to the first one still awaiting
+      // its outcome (a timeout is a failed outcome); every epoch counts.
+      const counted = { stable: { tasks: 0, passed: 0 }, canary: { tasks: 0, passed: 0 } };
+      const awaiting = { stable: 0, canary: 0 };
+      const seen = new Set<string>();
+      let prefix = true;
+      for (const record of project.logLines('ledger.jsonl')) {
+        if (record.type !== 'assign' || record.canaryId !== role.canary.id || seen.has(record.taskId)) continue;
+        seen.add(record.taskId);
+        const outcome = (ledger.outcomes.get(record.taskId) ?? []).find((o) => o.canaryId === role.canary.id);
+        const arm = record.arm as 'stable' | 'canary';
+        if (!outcome) {
+          awaiting[arm] += 1;
+          prefix = false;
+          continue;
+        }
+        if (!prefix) continue;
+        counted[arm].tasks += 1;
+        if (outcome.passed) counted[arm].passed += 1;
+      }
+      same('stable arm', role.canary.stable, counted.stable);
+      same('canary arm', role.canary.canary, counted.canary);
+      same('awaiting', role.canary.awaiting, awaiting);
     }
   }
   return problems;

@@ -11,7 +11,8 @@ version: 1
 name: default
 description: >-
   A baseline on stable versions; a backend prompt edit that hurts, canaried automatically at 20 %
-  and rolled back; a qa model change ramped 5 -> 25 -> 50 -> 100 % and promoted.
+  and rolled back; a qa model change ramped 5 -> 25 -> 50 % and promoted where the next step
+  would be 100 % (reaching 100 % is the promotion).
 seed: 42
 
 # Written into the sample project's .sdd/config.yaml (the demo adds alerts.command itself).
@@ -73,7 +74,7 @@ phases:
     narrative: >-
       The team tries a stronger model for qa, as with
       \`bernstein config canary --role qa --model claude-sonnet-4-5 --steps 5,25,50,100\`.
-      Each promote decision at a step moves the canary to the next step (evidence restarts).
+      Each promote decision at a step moves the canary to the next step (the evidence carries over); reaching 100 % is the promotion.
     change:
       kind: model
       role: qa

@@ -9,6 +9,7 @@ import {
   ndjsonItemsFromStream,
   readHistory,
   recordOutcomes,
+  type LateLine,
   type RecordItem,
   type RecordResult,
   type SkippedLine,
@@ -81,17 +82,32 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
   // Skipped lines are reported as they are found; only the first few are kept for --json, so a
   // huge input runs in bounded memory.
   const kept: SkippedLine[] = [];
+  const late: LateLine[] = [];
+  const where = (line: number) => (options.from !== undefined ? `line ${line}: ` : '');
   const result = await recordOutcomes(project, items, {
     onSkipped: (skip) => {
-      const where = options.from !== undefined ? `line ${skip.line}: ` : '';
-      io.stderr(errorLine(io, `${where}${skip.message} [${skip.code}]`));
+      io.stderr(errorLine(io, `${where(skip.line)}${skip.message} [${skip.code}]`));
       if (kept.length < MAX_SKIPPED_IN_JSON) kept.push(skip);
+    },
+    // Recorded all the same: a notice, not an error (the exit code stays 0).
+    onLate: (line) => {
+      io.stderr(`${colours(io, 'stderr').cyan('notice:')} ${where(line.line)}recorded; ${line.reason}\n`);
+      if (late.length < MAX_SKIPPED_IN_JSON) late.push(line);
     },
   });
   const alerts = await announce(project, result.transitions, io);
   for (const warning of result.warnings) io.stderr(warningLine(io, warning));
   if (global.json) {
-    printJson(io, { recorded: result.recorded, skipped: kept, skippedCount: result.skippedCount, transitions: result.transitions, alerts });
+    printJson(io, {
+      recorded: result.recorded,
+      skipped: kept,
+      skippedCount: result.skippedCount,
+      late,
+      lateCount: result.late,
+      timedOut: result.timedOut,
+      transitions: result.transitions,
+      alerts,
+    });
   } else {
     io.stdout(summary(result));
   }
@@ -101,7 +117,9 @@ export async function record(global: GlobalOptions, options: RecordCliOptions, i
 const MAX_SKIPPED_IN_JSON = 1000;
 
 function summary(result: RecordResult): string {
-  return `recorded ${result.recorded} outcome${result.recorded === 1 ? '' : 's'}${result.skippedCount ? `, skipped ${result.skippedCount}` : ''}${
+  return `recorded ${result.recorded} outcome${result.recorded === 1 ? '' : 's'}${result.late ? ` (${result.late} late)` : ''}${result.skippedCount ? `, skipped ${result.skippedCount}` : ''}${
+    result.timedOut ? `; ${result.timedOut} task${result.timedOut === 1 ? '' : 's'} past canary.outcome_timeout counted as failed` : ''
+  }${
     result.transitions.length ? `; ${result.transitions.length} automatic transition${result.transitions.length === 1 ? '' : 's'}` : ''
   }\n`;
 }
@@ -129,17 +147,20 @@ async function* readSource(source: string): AsyncGenerator<Buffer> {
 
 export async function evaluate(global: GlobalOptions, options: { role?: string; apply?: boolean }, io: Io): Promise<number> {
   const project = await openCheckedProject(global, io);
-  const { evaluations, warnings } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
+  const { evaluations, warnings, timedOut, sweepTransitions } = await evaluateCanaries(project, { ...(options.role !== undefined ? { role: options.role } : {}), apply: Boolean(options.apply) });
   for (const warning of warnings) io.stderr(warningLine(io, warning));
-  const applied = evaluations.flatMap((e) => e.applied);
+  const applied = [...sweepTransitions, ...evaluations.flatMap((e) => e.applied)];
   const alerts = await announce(project, applied, io);
   if (global.json) {
     printJson(io, {
       evaluations: evaluations.map((e) => ({ role: e.role, canaryId: e.canaryId, versionId: e.versionId, decision: e.decision, applied: e.applied })),
+      timedOut,
+      sweepTransitions,
       alerts,
     });
     return 0;
   }
+  if (timedOut > 0) io.stdout(`${timedOut} task${timedOut === 1 ? '' : 's'} past canary.outcome_timeout counted as failed\n`);
   if (evaluations.length === 0) io.stdout(options.role ? `role "${options.role}" has no active canary\n` : 'no active canaries\n');
   for (const e of evaluations) {
     io.stdout(`${e.role}: ${e.decision.action} (${e.decision.rule}): ${e.decision.reason}${e.decision.action !== 'continue' && !options.apply ? ' [not applied; use --apply]' : ''}\n`);
@@ -156,6 +177,21 @@ export async function history(global: GlobalOptions, options: { role?: string },
     return 0;
   }
   if (events.length === 0) io.stdout('no transitions yet\n');
-  for (const e of events) io.stdout(`${e.at}  ${e.actor.padEnd(4)}  ${describeAuditEvent(e)}\n`);
+  for (const e of events) {
+    io.stdout(`${e.at}  ${e.actor.padEnd(4)}  ${describeAuditEvent(e)}\n`);
+    const evidence = evidenceLine(e.evidence);
+    if (evidence !== null) io.stdout(`${' '.repeat(e.at.length + 8)}${evidence}\n`);
+  }
   return 0;
+}
+
+/** A decision's evidence in one line: the arms combined over the canary's life, then per epoch. */
+function evidenceLine(evidence: unknown): string | null {
+  const e = evidence as { stable?: { tasks?: unknown; passed?: unknown }; canary?: { tasks?: unknown; passed?: unknown }; epochs?: unknown } | null;
+  if (!e || typeof e.stable?.tasks !== 'number' || typeof e.canary?.tasks !== 'number') return null;
+  const arms = (x: { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } }) =>
+    `stable ${x.stable.passed}/${x.stable.tasks}, canary ${x.canary.passed}/${x.canary.tasks}`;
+  const epochs = Array.isArray(e.epochs) ? (e.epochs as Array<{ epoch: number; percentage: number; stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } }>) : [];
+  const perEpoch = epochs.length > 1 ? `; ${epochs.map((x) => `epoch ${x.epoch} at ${x.percentage} %: ${arms(x)}`).join('; ')}` : '';
+  return `evidence: ${arms(e as { stable: { tasks: number; passed: number }; canary: { tasks: number; passed: number } })} combined${perEpoch}`;
 }

@@ -25,6 +25,8 @@ export async function serve(global: GlobalOptions, options: ServeCliOptions, io:
     onAlert: (alert) => {
       for (const d of alert.deliveries) if (!d.ok) log(`warning: ${d.channel} alert for the ${alert.event} of ${alert.role} failed: ${d.error ?? 'unknown error'} (recorded in the audit log)`);
     },
+    // Every 30 s: tasks past canary.outcome_timeout count as failed even when no request comes.
+    onSweepError: (error) => log(`warning: the outcome timeout sweep failed: ${(error as Error).message} (tried again in 30 s)`),
   });
   const server = await startServer({ facade, host, port, log });
   if (global.json) io.stdout(`${JSON.stringify({ url: server.url, dashboard: `${server.url}/`, openapi: `${server.url}/openapi.json` })}\n`);

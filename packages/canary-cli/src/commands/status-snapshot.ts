@@ -13,8 +13,8 @@ import type { RoleView } from './status-view.js';
  *
  * This module imports nothing heavy on purpose: it is the start-up fast path.
  */
-// 3: roles carry their disk entry and lastCanary.
-const SNAPSHOT_VERSION = 3;
+// 3: roles carry their disk entry and lastCanary. 4: canaries carry awaiting, epochs, attrition, strata.
+const SNAPSHOT_VERSION = 4;
 
 interface Snapshot {
   schemaVersion: number;

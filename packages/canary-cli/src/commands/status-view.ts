@@ -71,12 +71,44 @@ export function humanRole(role: RoleView, c: Pick<Colours, 'bold' | 'green' | 'r
   const step = canary.step !== null ? ` · step ${canary.step}/${canary.steps.length} (${canary.steps.join(' → ')} %)` : '';
   lines.push(`  canary ${canary.id}: version ${canary.versionId} at ${canary.percentage} %${step} · policy ${canary.policy} · since ${canary.startedAt}`);
   const evidence = canary.decision.evidence as Record<string, unknown> | undefined;
+  // Older memos (and callers) may lack the per-epoch fields: show what is there.
+  const awaiting = canary.awaiting ?? { stable: 0, canary: 0 };
+  const epochs = canary.epochs ?? [];
+  const waitingText = (n: number) => (n > 0 ? `${n} awaiting an outcome` : '');
   lines.push(
     table([
-      ['  stable', `${canary.stable.passed}/${canary.stable.tasks} passed`, `${pct(canary.stable.passed, canary.stable.tasks)}${interval(evidence, 'stable')}`],
-      ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`],
+      ['  stable', `${canary.stable.passed}/${canary.stable.tasks} passed`, `${pct(canary.stable.passed, canary.stable.tasks)}${interval(evidence, 'stable')}`, waitingText(awaiting.stable)],
+      ['  canary', `${canary.canary.passed}/${canary.canary.tasks} passed`, `${pct(canary.canary.passed, canary.canary.tasks)}${interval(evidence, 'canary')}`, waitingText(awaiting.canary)],
     ]).trimEnd(),
   );
+  if (epochs.length > 1 || epochs.some((e) => e.stable.timedOut + e.canary.timedOut + e.stable.late + e.canary.late > 0)) {
+    // Each epoch is compared within itself; the lines above combine them.
+    const side = (a: (typeof epochs)[number]['stable']) =>
+      `${a.passed}/${a.tasks}${[a.awaiting ? `${a.awaiting} awaiting` : '', a.timedOut ? `${a.timedOut} timed out` : '', a.late ? `${a.late} late` : ''].filter(Boolean).map((x) => `, ${x}`).join('')}`;
+    lines.push(
+      table(
+        epochs.map((e) => [
+          `    epoch ${e.epoch}`,
+          `${e.percentage} %`,
+          `stable ${side(e.stable)}`,
+          `canary ${side(e.canary)}`,
+          e.srm ? `SRM p ${e.srm.pValue < 0.001 ? e.srm.pValue.toExponential(1) : e.srm.pValue.toFixed(3)}${e.srm.holding ? ' (holding promotion)' : ''}` : '',
+        ]),
+      ).trimEnd(),
+    );
+  }
+  const attrition = canary.attrition;
+  if (attrition && attrition.stable.timedOut + attrition.canary.timedOut > 0) {
+    const share = (x: number | null) => (x === null ? '-' : `${Math.round(x * 1000) / 10} %`);
+    lines.push(
+      `  timeouts: stable ${attrition.stable.timedOut}/${attrition.stable.assigned} (${share(attrition.stable.share)}), canary ${attrition.canary.timedOut}/${attrition.canary.assigned} (${share(attrition.canary.share)})` +
+        `${attrition.differential ? c.red(` · differential attrition (p = ${attrition.pValue.toFixed(4)}): one arm loses outcomes more than the other`) : ''}`,
+    );
+  }
+  const strata = canary.strata ?? [];
+  if (strata.length > 0) {
+    lines.push(`  strata: ${strata.map((st) => `${st.stratum ?? '(none)'} stable ${st.stable.passed}/${st.stable.tasks}, canary ${st.canary.passed}/${st.canary.tasks}`).join(' · ')}`);
+  }
   const action = canary.decision.action === 'promote' ? c.green('promote') : canary.decision.action === 'rollback' ? c.red('rollback') : c.yellow(canary.decision.action);
   lines.push(`  decision: ${action} (${canary.decision.rule}): ${canary.decision.reason}`);
   const needed = evidence?.tasksNeeded;

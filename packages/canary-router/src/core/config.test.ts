@@ -16,6 +16,7 @@ const DEFAULTS: ProjectConfig = {
     rollbackMargin: 0.1,
     policy: 'sequential',
     steps: [],
+    outcomeTimeoutMs: 2 * 3_600_000,
     alerts: { webhook: '', command: '', timeoutMs: 5000 },
     guardrails: { costUsd: null, durationMs: null },
   },
@@ -51,6 +52,7 @@ canary:
   rollback_margin: 0.05
   policy: threshold
   steps: [5, 25, 50, 100]
+  outcome_timeout: 30m
   alerts:
     webhook: "https://hooks.slack.com/services/T000/B000/XXX"
     command: "notify-send canary"
@@ -70,6 +72,7 @@ store:
         rollbackMargin: 0.05,
         policy: 'threshold',
         steps: [5, 25, 50, 100],
+        outcomeTimeoutMs: 30 * 60_000,
         alerts: { webhook: 'https://hooks.slack.com/services/T000/B000/XXX', command: 'notify-send canary', timeoutMs: 2000 },
         guardrails: { costUsd: { maxIncrease: 0.25 }, durationMs: null },
       },
@@ -126,6 +129,12 @@ canary:
     ['steps not increasing', 'canary:\n  steps:\n    - 5\n    - 50\n    - 25\n', 5, /canary\.steps\[2\]: steps must be strictly increasing \(50 then 25\)/],
     ['step of 0', 'canary:\n  steps:\n    - 0\n', 3, /canary\.steps\[0\]: a step must be > 0/],
     ['step above 100', 'canary:\n  steps:\n    - 50\n    - 150\n', 4, /canary\.steps\[1\]: a step must be <= 100/],
+    ['100 % without steps', 'canary:\n  canary_percentage: 100\n', 2, /canary\.canary_percentage: 100 sends every task to the canary, leaving no stable tasks/],
+    ['a ramp starting at 100', 'canary:\n  canary_percentage: 10\n  steps: [100]\n', 3, /canary\.steps\[0\]: a ramp that starts at 100/],
+    ['timeout without a unit', 'canary:\n  outcome_timeout: 90\n', 2, /canary\.outcome_timeout: must be a duration such as 90s, 30m, 2h or 1d/],
+    ['timeout in weeks', 'canary:\n  outcome_timeout: 2w\n', 2, /canary\.outcome_timeout: "2w" is not a duration/],
+    ['timeout of zero', 'canary:\n  outcome_timeout: 0s\n', 2, /canary\.outcome_timeout: "0s" is not a duration/],
+    ['timeout too long', 'canary:\n  outcome_timeout: 31d\n', 2, /canary\.outcome_timeout: "31d" is longer than 30d/],
     ['steps as a string', 'canary:\n  steps: "5,25"\n', 2, /canary\.steps: .*expected array/],
     ['non-http webhook', 'canary:\n  alerts:\n    webhook: "file:///etc/passwd"\n', 3, /canary\.alerts\.webhook: unsupported URL scheme "file:"/],
     ['javascript webhook', 'canary:\n  alerts:\n    webhook: "javascript:alert(1)"\n', 3, /unsupported URL scheme "javascript:"/],
@@ -155,6 +164,11 @@ canary:
     expect(error.line).toBe(line);
     expect(error.message).toMatch(new RegExp(`^\\.sdd/config\\.yaml:${line}: `));
     expect(error.message).toMatch(message);
+  });
+
+  it('reads outcome_timeout in seconds, minutes, hours and days', () => {
+    const cases: Array<[string, number]> = [['1s', 1000], ['90s', 90_000], ['30m', 1_800_000], ['2h', 7_200_000], ['1d', 86_400_000], ['30d', 30 * 86_400_000]];
+    for (const [text, ms] of cases) expect(parseProjectConfig(FILE, `canary:\n  outcome_timeout: ${text}\n`).canary.outcomeTimeoutMs, text).toBe(ms);
   });
 
   it('reports invalid YAML with its line', () => {

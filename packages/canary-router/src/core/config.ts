@@ -98,6 +98,37 @@ const GuardrailsSchema = z.preprocess(
   }),
 );
 
+/** `canary.outcome_timeout` when not set: see the README (long enough for a slow agent and its gates, short enough to count a lost one the same day). */
+export const DEFAULT_OUTCOME_TIMEOUT = '2h';
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** The longest `outcome_timeout`: a task still unanswered after a month is lost, not slow. */
+export const MAX_OUTCOME_TIMEOUT_MS = 30 * DURATION_UNITS_MS.d;
+
+/**
+ * A duration as written in the config: a whole number and a unit, `90s`, `30m`, `2h`, `1d`.
+ * Returns milliseconds, or null when `text` is not one.
+ */
+export function parseDuration(text: string): number | null {
+  const match = /^([1-9][0-9]{0,8})(s|m|h|d)$/.exec(text.trim());
+  if (!match) return null;
+  return Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
+}
+
+const DurationSchema = z
+  .string({ error: 'must be a duration such as 90s, 30m, 2h or 1d (a whole number and s, m, h or d)' })
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: write a whole number and s, m, h or d, such as 90s, 30m, 2h or 1d` });
+      return z.NEVER;
+    }
+    if (ms > MAX_OUTCOME_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is longer than 30d: a task with no outcome for that long is lost, not slow` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const CanarySectionSchema = z.preprocess(
   orEmpty,
   strictMap({
@@ -106,8 +137,21 @@ const CanarySectionSchema = z.preprocess(
     rollback_margin: finiteNumber().min(0, 'must be >= 0').max(1, 'must be <= 1 (a fraction: 0.10 = 10 points)').default(0.1),
     policy: z.enum(CANARY_POLICIES).default('sequential'),
     steps: StepsSchema.default([]),
+    outcome_timeout: DurationSchema.prefault(DEFAULT_OUTCOME_TIMEOUT),
     alerts: AlertsSchema,
     guardrails: GuardrailsSchema,
+  }).superRefine((canary, ctx) => {
+    // A canary at 100 % leaves no stable tasks to compare with: it could never be judged.
+    if (canary.steps.length === 0 && canary.canary_percentage === 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canary_percentage'],
+        message: '100 sends every task to the canary, leaving no stable tasks to compare it with; use a share below 100, or a ramp such as steps: [5, 25, 50, 100] (reaching 100 % is the promotion)',
+      });
+    }
+    if (canary.steps[0] === 100) {
+      ctx.addIssue({ code: 'custom', path: ['steps', 0], message: 'a ramp that starts at 100 leaves no stable tasks to compare with; start lower, e.g. steps: [5, 25, 50, 100]' });
+    }
   }),
 );
 
@@ -188,6 +232,8 @@ export interface CanaryConfig {
   policy: CanaryPolicy;
   /** [] = no ramp. With a ramp, automatic canaries start at steps[0]. */
   steps: number[];
+  /** `outcome_timeout`: a routed task of a running canary with no outcome after this long counts as failed. */
+  outcomeTimeoutMs: number;
   alerts: { webhook: string; command: string; timeoutMs: number };
   guardrails: { costUsd: Guardrail | null; durationMs: Guardrail | null };
 }
@@ -223,6 +269,7 @@ function normalise(raw: RawProjectConfig): ProjectConfig {
       rollbackMargin: c.rollback_margin,
       policy: c.policy,
       steps: [...c.steps],
+      outcomeTimeoutMs: c.outcome_timeout,
       alerts: { webhook: c.alerts.webhook, command: c.alerts.command, timeoutMs: c.alerts.timeout_ms },
       guardrails: { costUsd: guardrail(c.guardrails.cost_usd), durationMs: guardrail(c.guardrails.duration_ms) },
     },

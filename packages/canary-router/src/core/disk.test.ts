@@ -16,7 +16,6 @@ const canary: Canary = {
   steps: [],
   stepIndex: -1,
   epoch: 0,
-  evidenceFromEpoch: 0,
   epochs: [{ epoch: 0, percentage: 20, startedAt: NOW }],
   policy: null,
   startedAt: NOW,

@@ -23,7 +23,6 @@ function canary(over: Partial<Canary> = {}): Canary {
     steps: [],
     stepIndex: -1,
     epoch: 3,
-    evidenceFromEpoch: 1,
     epochs: [{ epoch: 3, percentage: 20, startedAt: NOW }],
     policy: null,
     startedAt: NOW,

@@ -14,7 +14,7 @@ export interface RouteDecision {
    * to that canary's comparison window. null when no canary runs.
    */
   canaryId: string | null;
-  /** The canary's epoch when routed (null without a canary): decisions use epochs >= evidenceFromEpoch. */
+  /** The canary's epoch when routed (null without a canary): the evidence compares the arms within each epoch. */
   epoch: number | null;
 }
 

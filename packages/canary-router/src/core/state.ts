@@ -52,8 +52,11 @@ export const CanarySchema = z
     stepIndex: z.number().int().min(-1),
     /** +1 each time the percentage changes. */
     epoch: z.number().int().min(0),
-    /** Decisions use outcomes of epochs >= this. A step restarts evidence; a manual percentage change does not. */
-    evidenceFromEpoch: z.number().int().min(0),
+    /**
+     * Written by earlier versions, when a step restarted the evidence. Evidence never restarts now
+     * (every epoch of a canary counts, compared within itself): accepted so old state files load, ignored.
+     */
+    evidenceFromEpoch: z.number().int().min(0).optional(),
     /** Every epoch of this canary, oldest first; the last one is the current one. */
     epochs: z.array(EpochSchema).min(1),
     /** null = the configured default policy. */
@@ -65,9 +68,6 @@ export const CanarySchema = z
     const expectedIndexOk = canary.steps.length === 0 ? canary.stepIndex === -1 : canary.stepIndex >= 0 && canary.stepIndex < canary.steps.length;
     if (!expectedIndexOk) {
       ctx.addIssue({ code: 'custom', path: ['stepIndex'], message: `stepIndex ${canary.stepIndex} does not fit steps [${canary.steps.join(', ')}]` });
-    }
-    if (canary.evidenceFromEpoch > canary.epoch) {
-      ctx.addIssue({ code: 'custom', path: ['evidenceFromEpoch'], message: `evidenceFromEpoch ${canary.evidenceFromEpoch} is after epoch ${canary.epoch}` });
     }
     const last = canary.epochs[canary.epochs.length - 1];
     if (last && (last.epoch !== canary.epoch || last.percentage !== canary.percentage)) {
@@ -173,16 +173,11 @@ export function nextStepPercentage(canary: Canary): number | null {
 }
 
 /**
- * Whether a step to `percentage` restarts the evidence window. Every step does, except the one to
- * 100 %: no task reaches stable there, so a fresh window could never compare the arms; that step
- * keeps the previous step's evidence (and adds its own canary outcomes). The one statement of the
- * rule: transitions apply it, and the report reconstructs windows with it.
+ * Whether a promote decision promotes (true) or advances the ramp (false): at the last step, or
+ * when the next step is 100 %. Reaching 100 % is the promotion: at 100 % no task reaches stable,
+ * so there is nothing left to compare, and the evidence of every earlier step carries over.
  */
-export function stepRestartsEvidence(percentage: number): boolean {
-  return percentage < 100;
-}
-
-/** Whether a promote decision should promote (true) or advance to the next step (false). */
 export function isAtFinalStep(canary: Canary): boolean {
-  return nextStepPercentage(canary) === null;
+  const next = nextStepPercentage(canary);
+  return next === null || next >= 100;
 }

@@ -101,7 +101,6 @@ describe('start', () => {
       steps: [],
       stepIndex: -1,
       epoch: 0,
-      evidenceFromEpoch: 0,
       epochs: [{ epoch: 0, percentage: 20, startedAt: NOW }],
       policy: 'threshold',
       startedAt: NOW,
@@ -135,7 +134,9 @@ describe('start', () => {
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B }, 'INVALID_ARGUMENT', /needs a percentage/);
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 5, policy: 'bayes' as never }, 'INVALID_ARGUMENT', /invalid policy/);
     expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 5 }, 'INVALID_ARGUMENT', /invalid canary id/, { newCanaryId: 'XYZ' });
-    expect(apply(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 100 }).doc.roles.backend!.canary!.percentage).toBe(100);
+    // 100 % leaves nothing to compare with: refused, saying what to do instead.
+    expectError(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 100 }, 'INVALID_ARGUMENT', /a canary at 100 % leaves no stable tasks to compare it with.*--steps 5,25,50,100/);
+    expectError(initialised(), { type: 'start', role: 'backend', versionId: B, steps: [100] }, 'INVALID_ARGUMENT', /a canary at 100 %/);
     // 0 is a staged canary: it exists and receives no tasks until its percentage is raised.
     expect(apply(initialised(), { type: 'start', role: 'backend', versionId: B, percentage: 0 }).doc.roles.backend!.canary!.percentage).toBe(0);
   });
@@ -169,12 +170,11 @@ describe('start', () => {
 });
 
 describe('set-percentage', () => {
-  it('changes the share, bumps the epoch and keeps the evidence window', () => {
+  it('changes the share and starts a new epoch (the evidence carries over)', () => {
     const { doc, event } = apply(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 50 });
     expect(doc.roles.backend!.canary).toMatchObject({
       percentage: 50,
       epoch: 1,
-      evidenceFromEpoch: 0,
       epochs: [
         { epoch: 0, percentage: 20 },
         { epoch: 1, percentage: 50 },
@@ -188,9 +188,10 @@ describe('set-percentage', () => {
     expect(doc.roles.backend!.canary).toMatchObject({ percentage: 20, epoch: 0, epochs: [{ epoch: 0 }] });
   });
 
-  it('accepts 0 and 100, refuses out-of-range values', () => {
+  it('accepts 0 to below 100, refuses 100 (promote instead) and out-of-range values', () => {
     expect(apply(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 0 }).doc.roles.backend!.canary!.percentage).toBe(0);
-    expect(apply(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 100 }).doc.roles.backend!.canary!.percentage).toBe(100);
+    expect(apply(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 99.5 }).doc.roles.backend!.canary!.percentage).toBe(99.5);
+    expectError(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 100 }, 'INVALID_ARGUMENT', /promote it instead \(`bernstein config canary --promote --role backend`\)/);
     expectError(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: 101 }, 'INVALID_ARGUMENT');
     expectError(withCanary(), { type: 'set-percentage', role: 'backend', canaryId: CID, percentage: -0.5 }, 'INVALID_ARGUMENT');
   });
@@ -216,14 +217,25 @@ describe('set-percentage', () => {
 describe('step', () => {
   const stepped = () => withCanary({ percentage: undefined, steps: [5, 25, 100] });
 
-  it('moves to the next step and restarts the evidence, except at 100 % where stable gets no tasks', () => {
+  it('moves to the next step in a new epoch; the step to 100 % is refused: reaching 100 % is the promotion', () => {
     const { doc, event } = apply(stepped(), { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 0 });
-    expect(doc.roles.backend!.canary).toMatchObject({ percentage: 25, stepIndex: 1, epoch: 1, evidenceFromEpoch: 1 });
+    expect(doc.roles.backend!.canary).toMatchObject({ percentage: 25, stepIndex: 1, epoch: 1, epochs: [{ epoch: 0, percentage: 5 }, { epoch: 1, percentage: 25 }] });
+    expect(doc.roles.backend!.canary).not.toHaveProperty('evidenceFromEpoch');
     expect(event).toMatchObject({ action: 'step', from: B, to: B, percentage: 25, fromPercentage: 5, toPercentage: 25 });
-    const last = apply(doc, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 1 }).doc;
-    expect(last.roles.backend!.canary).toMatchObject({ percentage: 100, stepIndex: 2, epoch: 2, evidenceFromEpoch: 1 });
-    expect(isAtFinalStep(last.roles.backend!.canary!)).toBe(true);
-    expectError(last, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 2 }, 'INVALID_ARGUMENT', /is at its last step \(100 %\); promote it instead/);
+    expect(isAtFinalStep(doc.roles.backend!.canary!)).toBe(true);
+    expectError(doc, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 1 }, 'INVALID_ARGUMENT', /would step to 100 %, and reaching 100 % is the promotion; promote it instead/);
+    const short = withCanary({ percentage: undefined, steps: [5, 25] });
+    const atLast = apply(short, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 0 }).doc;
+    expectError(atLast, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 1 }, 'INVALID_ARGUMENT', /is at its last step \(25 %\); promote it instead/);
+  });
+
+  it('loads a state file of an earlier version whose canary restarted its evidence, and drops the marker at the next epoch', () => {
+    const old = withCanary({ percentage: undefined, steps: [5, 25, 50, 100] });
+    const canary = { ...old.roles.backend!.canary!, evidenceFromEpoch: 0 };
+    const doc = CanaryStateSchema.parse({ ...old, roles: { ...old.roles, backend: { ...old.roles.backend!, canary } } });
+    expect(doc.roles.backend!.canary!.evidenceFromEpoch).toBe(0);
+    const next = apply(doc, { type: 'step', role: 'backend', canaryId: CID, expectedEpoch: 0 }).doc;
+    expect(next.roles.backend!.canary).not.toHaveProperty('evidenceFromEpoch');
   });
 
   it('is exactly-once: the racing second step at the same epoch is a CONFLICT', () => {
@@ -446,7 +458,7 @@ describe('invariants under random sequences of transitions', () => {
               expect(state.canary.versionId).not.toBe(state.stable);
               expect(state.canary.percentage).toBeGreaterThanOrEqual(0);
               expect(state.canary.percentage).toBeLessThanOrEqual(100);
-              expect(state.canary.evidenceFromEpoch).toBeLessThanOrEqual(state.canary.epoch);
+              expect(state.canary.percentage).toBeLessThan(100);
               const previous = canariesBefore[role];
               if (previous && previous.id === state.canary.id) expect(state.canary.epoch).toBeGreaterThanOrEqual(previous.epoch);
             }

@@ -6,8 +6,8 @@ import {
   MAX_PREVIOUS_STABLES,
   isCanaryId,
   isVersionId,
+  isAtFinalStep,
   nextStepPercentage,
-  stepRestartsEvidence,
   type Canary,
   type CanaryState,
   type RoleState,
@@ -33,9 +33,10 @@ export type Transition =
   /** First time a role is seen: its bundle on disk becomes stable. */
   | { type: 'init'; role: string; versionId: string }
   /**
-   * Start a canary. With `steps`, the canary starts at steps[0]; `percentage` may then be omitted
-   * or must equal steps[0]. Without steps, `percentage` is required, in [0, 100] (0: staged, no tasks
-   * until the percentage is raised).
+   * Start a canary. With `steps`, the canary starts at steps[0] (below 100); `percentage` may then
+   * be omitted or must equal steps[0]. Without steps, `percentage` is required, in [0, 100)
+   * (0: staged, no tasks until the percentage is raised). A canary at 100 % could never be
+   * compared with stable: it is refused (promote instead).
    */
   | {
       type: 'start';
@@ -46,9 +47,9 @@ export type Transition =
       policy?: CanaryPolicy | null;
       expectedStable?: string | null;
     }
-  /** Manual percentage change, 0..100. Evidence is kept (the comparison window continues). */
+  /** Manual percentage change, 0 to below 100 (a new epoch; the evidence carries over). 100 is refused: promote instead. */
   | { type: 'set-percentage'; role: string; canaryId: string; percentage: number; expectedEpoch?: number }
-  /** Advance the ramp to the next step; evidence restarts. Invalid at the last step (promote instead). */
+  /** Advance the ramp to the next step (a new epoch; the evidence carries over). Invalid at the last step and before a step to 100 % (promote instead). */
   | { type: 'step'; role: string; canaryId: string; expectedEpoch: number }
   | { type: 'promote'; role: string; canaryId: string; expectedEpoch?: number }
   | { type: 'rollback'; role: string; canaryId: string; expectedEpoch?: number }
@@ -104,6 +105,25 @@ function checkPercentage(value: unknown): number {
   const ok = typeof value === 'number' && Number.isFinite(value) && value <= 100 && value >= 0;
   if (!ok) fail('INVALID_ARGUMENT', `invalid percentage ${JSON.stringify(value)}: expected a number from 0 to 100`, { percentage: value });
   return value as number;
+}
+
+/**
+ * A canary at 100 % sends no task to stable, so nothing could ever be compared: the judge would
+ * never decide and no guardrail could fire. Refused, naming what to do instead.
+ */
+function refuseFullShare(percentage: number, role: string, doing: 'start' | 'set'): void {
+  if (percentage < 100) return;
+  const instead =
+    doing === 'start'
+      ? `start it below 100 (e.g. --percentage 20) or with a ramp (--steps 5,25,50,100), where reaching 100 % is the promotion; or release it directly with canary_percentage 0`
+      : `promote it instead (\`bernstein config canary --promote --role ${role}\`)`;
+  fail('INVALID_ARGUMENT', `a canary at 100 % leaves no stable tasks to compare it with, so it could never be judged: ${instead}`, { role, percentage });
+}
+
+/** A canary without the restart marker of earlier versions (evidence never restarts now). */
+function withoutRestart(canary: Canary): Canary {
+  const { evidenceFromEpoch: _ignored, ...rest } = canary;
+  return rest;
 }
 
 function requireStableRole(doc: CanaryState, role: string, doing: string): RoleState & { stable: string } {
@@ -263,6 +283,7 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         if (transition.percentage === undefined) fail('INVALID_ARGUMENT', 'a canary needs a percentage (or steps)');
         percentage = checkPercentage(transition.percentage);
       }
+      refuseFullShare(percentage, role, 'start');
       const policy = transition.policy ?? null;
       if (policy !== null && !(CANARY_POLICIES as readonly string[]).includes(policy)) {
         fail('INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}: expected ${CANARY_POLICIES.join(' or ')}`);
@@ -277,7 +298,6 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
         steps: [...steps],
         stepIndex: steps.length > 0 ? 0 : -1,
         epoch: 0,
-        evidenceFromEpoch: 0,
         epochs: [{ epoch: 0, percentage, startedAt: now }],
         policy,
         startedAt: now,
@@ -292,11 +312,12 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
     case 'set-percentage': {
       const { state, canary } = requireCanary(doc, role, transition.canaryId, transition.expectedEpoch);
       const percentage = checkPercentage(transition.percentage);
+      refuseFullShare(percentage, role, 'set');
       const changed = percentage !== canary.percentage;
       const epoch = changed ? canary.epoch + 1 : canary.epoch;
       const next: Canary = changed
         ? {
-            ...canary,
+            ...withoutRestart(canary),
             percentage,
             stepIndex: stepIndexFor(canary.steps, percentage),
             epoch,
@@ -322,21 +343,17 @@ export function applyTransition(doc: CanaryState, transition: Transition, ctx: T
       const { state, canary } = requireCanary(doc, role, transition.canaryId, transition.expectedEpoch);
       if (canary.steps.length === 0) fail('INVALID_ARGUMENT', `canary ${canary.id} of role "${role}" has no steps to advance; promote it instead`, { role, canaryId: canary.id });
       const percentage = nextStepPercentage(canary);
-      if (percentage === null) {
-        fail('INVALID_ARGUMENT', `canary ${canary.id} of role "${role}" is at its last step (${formatPct(canary.percentage)}); promote it instead`, {
-          role,
-          canaryId: canary.id,
-        });
+      if (percentage === null || isAtFinalStep(canary)) {
+        const why = percentage === null ? `is at its last step (${formatPct(canary.percentage)})` : `would step to ${formatPct(percentage)}, and reaching 100 % is the promotion`;
+        fail('INVALID_ARGUMENT', `canary ${canary.id} of role "${role}" ${why}; promote it instead`, { role, canaryId: canary.id });
       }
       const epoch = canary.epoch + 1;
+      // A new epoch; the evidence of the earlier ones carries over (compared within each epoch).
       const next: Canary = {
-        ...canary,
+        ...withoutRestart(canary),
         percentage,
         stepIndex: canary.steps.indexOf(percentage),
         epoch,
-        // Evidence restarts at each step except the one to 100 % (see stepRestartsEvidence), so the
-        // ramp ends in a promotion or, if the canary degrades at full traffic, a rollback.
-        evidenceFromEpoch: stepRestartsEvidence(percentage) ? epoch : canary.evidenceFromEpoch,
         epochs: [...canary.epochs, { epoch, percentage, startedAt: now }],
       };
       return commit(

@@ -1,16 +1,16 @@
-import { maxLogLik, profileLogLik, type PassCounts } from './likelihood.js';
+import { maxStandardizedLogLik, standardizedLogLik, standardizedVariance, type Comparison } from './comparison.js';
 
 /**
- * The sequential policy: two one-sided mixture generalized sequential probability ratio tests
- * on the difference of pass rates, theta = canary rate - stable rate.
+ * The sequential policy: two one-sided mixture generalized sequential probability ratio tests on
+ * the standardized difference of pass rates Delta (canary - stable; see comparison.ts):
  *
- *  - rollback test, H0: theta >= 0.  e-value  E_R = sum_k w_k * exp(lp(-delta_k) - lp(0))
- *  - promote test,  H0: theta <= -m. e-value  E_P = sum_k v_k * exp(lp(-m + s_k) - lp(-m))
+ *  - rollback test, H0: Delta >= 0.  e-value  E_R = sum_k w_k exp(L(-delta_k) - L(0))
+ *  - promote test,  H0: Delta <= -m. e-value  E_P = sum_k v_k exp(L(-m + s_k) - L(-m))
  *
- * where lp is the profile log-likelihood of theta (exact binomial likelihoods, the stable rate
- * profiled out by its restricted MLE) and the weights form a discrete mixing distribution over
- * alternatives. A test fires when its e-value reaches 1/alpha (Wald's / Ville's bound). See the
- * README for the references and for how the constants were calibrated.
+ * where L is the profile log-likelihood of Delta over every cell of the canary's life (all epochs,
+ * all strata) and the weights form a discrete mixing distribution over alternatives. A test fires
+ * when its e-value reaches 1/alpha (Wald's / Ville's bound). See the README for the references
+ * and for how the constants were calibrated.
  */
 
 export interface MixtureComponent {
@@ -19,32 +19,44 @@ export interface MixtureComponent {
   weight: number;
 }
 
+const freeze = (xs: Array<[number, number]>): readonly MixtureComponent[] => Object.freeze(xs.map(([shift, weight]) => Object.freeze({ shift, weight })));
+
 /** Calibrated constants (README, "Calibration"). */
 export const SEQUENTIAL_CONSTANTS = Object.freeze({
-  /** Nominal bound on P(roll back | canary not worse), the SPEC's 5 %. */
-  alphaRollback: 0.05,
+  /** Family-wise bound on P(roll back | canary not worse), the SPEC's 5 %; split as in `alphaSplit`. */
+  alphaFamily: 0.05,
   /** Nominal bound on P(promote | canary worse by the margin or more). */
   alphaPromote: 0.05,
-  /** Regressions the rollback test is built to catch: mostly large ones, fast; smaller ones later. */
-  rollbackMixture: Object.freeze([
-    Object.freeze({ shift: 0.3, weight: 0.9 }),
-    Object.freeze({ shift: 0.15, weight: 0.1 }),
-  ]) as readonly MixtureComponent[],
+  /** Of the family's alpha: each configured guardrail, and all per-gate tests together. */
+  alphaGuardrail: 0.01,
+  alphaGates: 0.01,
+  /** Regressions the rollback test is built to catch: large ones fast, small ones eventually (no dead zone). */
+  rollbackMixture: freeze([
+    [0.3, 0.4],
+    [0.2, 0.3],
+    [0.1, 0.2],
+    [0.05, 0.1],
+  ]),
   /**
    * Alternatives of the promote test, in multiples of the margin scale above the null -m:
-   * "as good as stable" (theta = 0) and "better by the margin" (theta = +m).
+   * "as good as stable" (Delta = 0) and "better by the margin" (Delta = +m).
    */
-  promoteMixture: Object.freeze([
-    Object.freeze({ shift: 1, weight: 0.5 }),
-    Object.freeze({ shift: 2, weight: 0.5 }),
-  ]) as readonly MixtureComponent[],
+  promoteMixture: freeze([
+    [1, 0.5],
+    [2, 0.5],
+  ]),
   /** Floor of the margin scale used for the promote alternatives (so margin 0 still works). */
   minPromoteScale: 0.02,
+  /** The reported difference interval: a two-sided normal-mixture confidence sequence at this level... */
+  intervalAlpha: 0.05,
+  /** ...whose boundary is tightest around this many canary tasks. */
+  intervalTuningTasks: 20,
 });
 
 /** Settings-dependent constants, computed once per settings object. */
 export interface SequentialParams {
   margin: number;
+  alphaRollback: number;
   logThresholdRollback: number;
   logThresholdPromote: number;
   rollback: readonly MixtureComponent[];
@@ -52,20 +64,25 @@ export interface SequentialParams {
   promote: readonly MixtureComponent[];
 }
 
-export function sequentialParams(rollbackMargin: number): SequentialParams {
+export function sequentialParams(
+  rollbackMargin: number,
+  alphaRollback: number = SEQUENTIAL_CONSTANTS.alphaFamily,
+  rollback: readonly MixtureComponent[] = SEQUENTIAL_CONSTANTS.rollbackMixture,
+): SequentialParams {
   const c = SEQUENTIAL_CONSTANTS;
   const scale = Math.max(rollbackMargin, c.minPromoteScale);
   return {
     margin: rollbackMargin,
-    logThresholdRollback: Math.log(1 / c.alphaRollback),
+    alphaRollback,
+    logThresholdRollback: Math.log(1 / alphaRollback),
     logThresholdPromote: Math.log(1 / c.alphaPromote),
-    rollback: c.rollbackMixture,
+    rollback,
     promote: c.promoteMixture.map((m) => ({ shift: m.shift * scale, weight: m.weight })),
   };
 }
 
 /** log(sum_k w_k exp(x_k)) with -Infinity terms ignored. */
-function logMix(weights: readonly MixtureComponent[], logs: readonly number[]): number {
+export function logMix(weights: readonly MixtureComponent[], logs: readonly number[]): number {
   let max = -Infinity;
   for (const x of logs) if (x > max) max = x;
   if (max === -Infinity) return -Infinity;
@@ -78,85 +95,66 @@ function logMix(weights: readonly MixtureComponent[], logs: readonly number[]): 
   return max + Math.log(s);
 }
 
-/** log e-value that theta < theta0 (rollback family; theta0 = 0 is the rollback test). */
-export function logEvidenceWorse(k: PassCounts, theta0: number, p: SequentialParams): number {
-  const l0 = profileLogLik(k, theta0);
-  const lalts = p.rollback.map((m) => profileLogLik(k, theta0 - m.shift));
+function mixtureEvidence(cmp: Comparison, theta0: number, alts: readonly MixtureComponent[], sign: -1 | 1): number {
+  const l0 = standardizedLogLik(cmp, theta0);
+  const lalts = alts.map((m) => standardizedLogLik(cmp, theta0 + sign * m.shift));
   if (l0 === -Infinity) return lalts.some((x) => x > -Infinity) ? Infinity : -Infinity;
   return logMix(
-    p.rollback,
+    alts,
     lalts.map((x) => x - l0),
   );
 }
 
-/** log e-value that theta > theta0 (promote family; theta0 = -margin is the promote test). */
-export function logEvidenceBetter(k: PassCounts, theta0: number, p: SequentialParams): number {
-  const l0 = profileLogLik(k, theta0);
-  const lalts = p.promote.map((m) => profileLogLik(k, theta0 + m.shift));
-  if (l0 === -Infinity) return lalts.some((x) => x > -Infinity) ? Infinity : -Infinity;
-  return logMix(
-    p.promote,
-    lalts.map((x) => x - l0),
-  );
+/** log e-value that Delta < theta0 (rollback family; theta0 = 0 is the rollback test). */
+export function logEvidenceWorse(cmp: Comparison, theta0: number, p: SequentialParams): number {
+  return mixtureEvidence(cmp, theta0, p.rollback, -1);
+}
+
+/** log e-value that Delta > theta0 (promote family; theta0 = -margin is the promote test). */
+export function logEvidenceBetter(cmp: Comparison, theta0: number, p: SequentialParams): number {
+  return mixtureEvidence(cmp, theta0, p.promote, 1);
 }
 
 /**
- * The sequential verdict on pooled counts: -1 roll back, +1 promote, 0 continue. Requires
- * canaryTasks >= 1 and stableTasks >= 1 (min-tasks and no-stable rules are applied by the caller).
+ * The sequential verdict: -1 roll back, +1 promote, 0 continue (min-tasks and the other gates
+ * are the caller's). Requires at least one cell with outcomes on both arms.
  *
- * Shortcuts are exact: by concavity of the profile likelihood, E_R <= 1 when the canary's observed
- * rate is not below stable's, and every term of E_R is <= exp(maxLogLik - lp(0)); likewise for E_P.
+ * Shortcuts are exact: by concavity of L, E_R <= 1 when the estimate is not below 0, and every
+ * term of E_R is <= exp(max L - L(0)); likewise for E_P.
  */
-export function sequentialVerdict(k: PassCounts, p: SequentialParams): -1 | 0 | 1 {
-  const diff = k.canaryPassed / k.canaryTasks - k.stablePassed / k.stableTasks;
+export function sequentialVerdict(cmp: Comparison, p: SequentialParams, allowPromote = true): -1 | 0 | 1 {
+  const diff = cmp.estimate;
   let lmax: number | undefined;
   if (diff < 0) {
-    lmax = maxLogLik(k);
-    const l0 = profileLogLik(k, 0);
-    if (lmax - l0 >= p.logThresholdRollback && logEvidenceWorse(k, 0, p) >= p.logThresholdRollback) return -1;
+    lmax = maxStandardizedLogLik(cmp);
+    const l0 = standardizedLogLik(cmp, 0);
+    if (lmax - l0 >= p.logThresholdRollback && logEvidenceWorse(cmp, 0, p) >= p.logThresholdRollback) return -1;
   }
-  if (diff > -p.margin) {
-    lmax ??= maxLogLik(k);
-    const l0 = profileLogLik(k, -p.margin);
-    if (lmax - l0 >= p.logThresholdPromote && logEvidenceBetter(k, -p.margin, p) >= p.logThresholdPromote) return 1;
+  if (allowPromote && diff > -p.margin) {
+    lmax ??= maxStandardizedLogLik(cmp);
+    const l0 = standardizedLogLik(cmp, -p.margin);
+    if (lmax - l0 >= p.logThresholdPromote && logEvidenceBetter(cmp, -p.margin, p) >= p.logThresholdPromote) return 1;
   }
   return 0;
 }
 
 /**
- * The time-uniform confidence sequence for theta implied by the two test families: the upper end
- * is the smallest theta0 at which the rollback family rejects "theta >= theta0" (so it is below 0
- * exactly when the rollback test fires), the lower end the largest theta0 at which the promote
- * family rejects "theta <= theta0" (above -margin exactly when the promote test fires). Coverage,
- * uniformly over time: >= 1 - alphaRollback - alphaPromote (90 %).
+ * The reported difference interval: a time-uniform (asymptotic) confidence sequence for Delta,
+ * the two-sided normal-mixture boundary of Robbins (1970) / Howard et al. (2021, eq. 14) applied
+ * to the standardized estimate with its delta-method variance V (Waudby-Smith et al. 2024):
+ *     estimate +- sqrt( V (1 + n0/n) log((1 + n/n0) / alpha^2) ),   n = canary tasks.
+ * It shrinks like sqrt(log n / n) and covers Delta at every n at once with probability ~1 - alpha.
  */
-export function differenceConfidenceSequence(k: PassCounts, p: SequentialParams): [number, number] {
-  const est = k.canaryPassed / k.canaryTasks - k.stablePassed / k.stableTasks;
-  const iterations = 48;
-  // upper: E_worse(theta0) is nondecreasing in theta0 and <= 1 at the estimate.
-  let upper = 1;
-  if (logEvidenceWorse(k, 1, p) >= p.logThresholdRollback) {
-    let lo = est;
-    let hi = 1;
-    for (let i = 0; i < iterations; i++) {
-      const mid = (lo + hi) / 2;
-      if (logEvidenceWorse(k, mid, p) >= p.logThresholdRollback) hi = mid;
-      else lo = mid;
-    }
-    upper = hi;
-  }
-  let lower = -1;
-  if (logEvidenceBetter(k, -1, p) >= p.logThresholdPromote) {
-    let lo = -1;
-    let hi = est;
-    for (let i = 0; i < iterations; i++) {
-      const mid = (lo + hi) / 2;
-      if (logEvidenceBetter(k, mid, p) >= p.logThresholdPromote) lo = mid;
-      else hi = mid;
-    }
-    lower = lo;
-  }
-  return [Math.min(lower, est), Math.max(upper, est)];
+export function differenceConfidenceSequence(cmp: Comparison, canaryTasks: number): [number, number] {
+  const c = SEQUENTIAL_CONSTANTS;
+  const v = standardizedVariance(cmp);
+  const n = Math.max(1, canaryTasks);
+  const ratio = n / c.intervalTuningTasks;
+  const half = Math.sqrt(v * (1 + 1 / ratio) * Math.log((1 + ratio) / (c.intervalAlpha * c.intervalAlpha)));
+  const est = cmp.estimate;
+  const lo = Number.isFinite(half) ? Math.max(-1, est - half) : -1;
+  const hi = Number.isFinite(half) ? Math.min(1, est + half) : 1;
+  return [Math.min(lo, est), Math.max(hi, est)];
 }
 
 /**
@@ -183,28 +181,28 @@ function firstCrossing(weights: readonly MixtureComponent[], slopes: readonly nu
 }
 
 /**
- * Plug-in projection of the canary sample size at which one of the tests would fire if both arms
- * kept their current pass rates and their current ratio of outcomes: scaling all counts by s keeps
- * the restricted MLEs and multiplies every log-likelihood by s, so each test's log e-value at n
- * canary outcomes is log(sum_k w_k exp(n * a_k)) with a_k taken from the current counts.
- * Returns the projected total canary outcome count, or null when no test would ever fire
- * (e.g. the estimate sits exactly where neither test gains evidence) or not within 10^7.
+ * Plug-in projection of the canary sample size at which one of the tests would fire if every cell
+ * kept its current pass rates and all cells grew in proportion: scaling all counts by s keeps the
+ * restricted MLEs (and the constrained optimum) and multiplies L by s, so each test's log e-value
+ * at n canary outcomes is log(sum_k w_k exp(n * a_k)) with a_k taken from the current counts.
+ * Returns the projected total canary outcome count, or null when no test would ever fire or not
+ * within 10^7.
  */
-export function projectedDecisionSize(k: PassCounts, p: SequentialParams): number | null {
-  const nc = k.canaryTasks;
-  if (nc <= 0 || k.stableTasks <= 0) return null;
+export function projectedDecisionSize(cmp: Comparison, canaryTasks: number, p: SequentialParams, allowPromote = true): number | null {
+  const nc = canaryTasks;
+  if (nc <= 0 || cmp.strata.length === 0) return null;
   const cap = 1e7;
-  const diff = k.canaryPassed / nc - k.stablePassed / k.stableTasks;
+  const diff = cmp.estimate;
   let best: number | null = null;
   if (diff < 0) {
-    const l0 = profileLogLik(k, 0);
-    const slopes = p.rollback.map((m) => (profileLogLik(k, -m.shift) - l0) / nc);
+    const l0 = standardizedLogLik(cmp, 0);
+    const slopes = p.rollback.map((m) => (standardizedLogLik(cmp, -m.shift) - l0) / nc);
     const n = l0 === -Infinity ? null : firstCrossing(p.rollback, slopes, p.logThresholdRollback, nc, cap);
     if (n !== null) best = n;
   }
-  if (diff > -p.margin) {
-    const l0 = profileLogLik(k, -p.margin);
-    const slopes = p.promote.map((m) => (profileLogLik(k, -p.margin + m.shift) - l0) / nc);
+  if (allowPromote && diff > -p.margin) {
+    const l0 = standardizedLogLik(cmp, -p.margin);
+    const slopes = p.promote.map((m) => (standardizedLogLik(cmp, -p.margin + m.shift) - l0) / nc);
     const n = l0 === -Infinity ? null : firstCrossing(p.promote, slopes, p.logThresholdPromote, nc, cap);
     if (n !== null && (best === null || n < best)) best = n;
   }

@@ -1,6 +1,6 @@
-import { compileSettings, countsVerdict, type CompiledSettings } from './decide.js';
+import { compileSettings, evidenceVerdict, prepareEvidence, type CompiledSettings } from './decide.js';
+import { emptyCanaryEvidence, foldCanaryAssignment, foldCanaryOutcome } from './evidence.js';
 import { Xoshiro128 } from './rng.js';
-import { SRM_ALPHA, srmPValue } from './srm.js';
 import { DEFAULT_DECISION_SETTINGS, type DecisionSettings, type Policy } from './types.js';
 
 /**
@@ -90,30 +90,25 @@ export function simulateCanary(
 ): CanaryRun {
   const rng = new Xoshiro128(p.seed, index);
   const share = p.share;
-  const expectedShare = (share * 100) / 100; // as `decide` derives it from the epoch's percentage
-  let xs = 0;
-  let ns = 0;
-  let xc = 0;
+  const epochs = [{ epoch: 0, percentage: share * 100 }];
+  const ev = emptyCanaryEvidence();
   let nc = 0;
-  while (nc < p.maxCanaryTasks) {
+  let ns = 0;
+  for (let t = 0; nc < p.maxCanaryTasks; t++) {
     const route = rng.next();
     const outcome = rng.next();
-    if (route < share) {
-      nc++;
-      if (outcome < p.canaryPassRate) xc++;
-    } else {
-      ns++;
-      if (outcome < p.stablePassRate) xs++;
+    const arm = route < share ? 'canary' : 'stable';
+    const taskId = String(t);
+    foldCanaryAssignment(ev, { taskId, epoch: 0, arm });
+    foldCanaryOutcome(ev, { taskId, epoch: 0, arm, kind: 'outcome', sample: { passed: outcome < (arm === 'canary' ? p.canaryPassRate : p.stablePassRate) } });
+    if (arm === 'canary') nc++;
+    else ns++;
+    const v = evidenceVerdict(compiled, prepareEvidence(ev, epochs));
+    if (trace) {
+      const c = ev.cells[0]!;
+      trace({ stablePassed: c.stable.passed, stableTasks: c.stable.tasks, canaryPassed: c.canary.passed, canaryTasks: c.canary.tasks, action: v.action, rule: v.rule });
     }
-    const v = countsVerdict(compiled, xs, ns, xc, nc);
-    let action = v.action;
-    let rule: string = v.rule;
-    if (action === 'promote' && srmPValue(nc, nc + ns, expectedShare) < SRM_ALPHA) {
-      action = 'continue';
-      rule = 'srm-hold';
-    }
-    trace?.({ stablePassed: xs, stableTasks: ns, canaryPassed: xc, canaryTasks: nc, action, rule });
-    if (action !== 'continue') return { action, canaryTasks: nc, stableTasks: ns };
+    if (v.action !== 'continue') return { action: v.action, canaryTasks: nc, stableTasks: ns };
   }
   return { action: 'undecided', canaryTasks: nc, stableTasks: ns };
 }

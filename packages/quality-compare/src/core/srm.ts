@@ -1,5 +1,5 @@
 import binomialCdf from '@stdlib/stats-base-dists-binomial-cdf';
-import type { EpochStats, SrmEvidence } from './types.js';
+import type { SrmEvidence } from './types.js';
 
 /** Automatic promotion is held when any epoch's sample-ratio test has p below this. */
 export const SRM_ALPHA = 0.001;
@@ -19,28 +19,31 @@ export function srmPValue(canary: number, total: number, expectedShare: number):
 
 export interface SrmGroup {
   percentage: number;
+  /** the epochs at this percentage (pooled: splitting an epoch never changes the test) */
+  epochs: number[];
+  /** tasks routed to each arm (assignments, not outcomes: lagging outcomes never look like a mismatch) */
   canary: number;
   total: number;
   pValue: number;
 }
 
 /**
- * Per configured percentage (epochs at the same percentage are pooled, so splitting an epoch does
- * not change the result), test the canary's share of outcomes against the percentage.
- * Returns every group and the evidence of the worst one (smallest p), or null with no outcomes.
+ * Per configured percentage, test the canary's share of ASSIGNMENTS against the percentage.
+ * Returns every group and the evidence of the worst one (smallest p), or null with no assignments.
  */
-export function srmCheck(epochs: readonly EpochStats[]): { groups: SrmGroup[]; evidence: SrmEvidence | null } {
-  const byPct = new Map<number, { canary: number; total: number }>();
-  for (const e of epochs) {
-    const g = byPct.get(e.percentage) ?? { canary: 0, total: 0 };
-    g.canary += e.canary.tasks;
-    g.total += e.canary.tasks + e.stable.tasks;
+export function srmCheck(assigned: ReadonlyArray<{ epoch: number; percentage: number; stable: number; canary: number }>): { groups: SrmGroup[]; evidence: SrmEvidence | null } {
+  const byPct = new Map<number, { epochs: number[]; canary: number; total: number }>();
+  for (const e of assigned) {
+    const g = byPct.get(e.percentage) ?? { epochs: [], canary: 0, total: 0 };
+    g.epochs.push(e.epoch);
+    g.canary += e.canary;
+    g.total += e.canary + e.stable;
     byPct.set(e.percentage, g);
   }
   const groups: SrmGroup[] = [];
   for (const [percentage, g] of [...byPct.entries()].sort((a, b) => a[0] - b[0])) {
     if (g.total === 0) continue;
-    groups.push({ percentage, canary: g.canary, total: g.total, pValue: srmPValue(g.canary, g.total, percentage / 100) });
+    groups.push({ percentage, epochs: g.epochs.sort((a, b) => a - b), canary: g.canary, total: g.total, pValue: srmPValue(g.canary, g.total, percentage / 100) });
   }
   let worst: SrmGroup | null = null;
   for (const g of groups) if (worst === null || g.pValue < worst.pValue) worst = g;
@@ -52,6 +55,8 @@ export function srmCheck(epochs: readonly EpochStats[]): { groups: SrmGroup[]; e
       expectedShare: worst.percentage / 100,
       observedShare: worst.canary / worst.total,
       holding: worst.pValue < SRM_ALPHA,
+      epochs: worst.epochs,
+      groups: groups.map((g) => ({ percentage: g.percentage, epochs: g.epochs, canary: g.canary, total: g.total, pValue: g.pValue, holding: g.pValue < SRM_ALPHA })),
     },
   };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addOutcome, emptyArmStats, mergeArmStats, metricMean, metricVariance, windowStats } from './stats.js';
+import { addOutcome, emptyArmStats, mergeArmStats, metricMean, metricVariance } from './stats.js';
 import { ArmStatsSchema, type ArmStats, type OutcomeSample } from './types.js';
 
 const outcome: fc.Arbitrary<OutcomeSample> = fc.record(
@@ -61,17 +61,6 @@ describe('arm statistics', () => {
         const right = os.slice(k).reduce(addOutcome, emptyArmStats());
         expect(mergeArmStats(left, right)).toEqual(all);
         expect(ArmStatsSchema.safeParse(all).success).toBe(true);
-      }),
-    );
-  });
-
-  it('windowStats pools every epoch', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(armArb, armArb), { maxLength: 5 }), (pairs) => {
-        const epochs = pairs.map(([stable, canary], i) => ({ percentage: 10 * (i + 1), stable, canary }));
-        const w = windowStats(epochs);
-        expect(w.stable.tasks).toBe(pairs.reduce((s, [a]) => s + a.tasks, 0));
-        expect(w.canary.passed).toBe(pairs.reduce((s, [, b]) => s + b.passed, 0));
       }),
     );
   });

@@ -1,4 +1,4 @@
-import type { ArmStats, EpochStats, GateCounts, MetricSummary, OutcomeSample } from './types.js';
+import type { ArmStats, GateCounts, MetricSummary, OutcomeSample } from './types.js';
 
 /** An arm with no outcomes. */
 export function emptyArmStats(): ArmStats {
@@ -71,15 +71,4 @@ export function mergeArmStats(a: ArmStats, b: ArmStats): ArmStats {
     costUsd: mergeMetric(a.costUsd, b.costUsd),
     durationMs: mergeMetric(a.durationMs, b.durationMs),
   };
-}
-
-/** Both arms pooled over every epoch of the window. */
-export function windowStats(epochs: readonly EpochStats[]): { stable: ArmStats; canary: ArmStats } {
-  let stable = emptyArmStats();
-  let canary = emptyArmStats();
-  for (const e of epochs) {
-    stable = mergeArmStats(stable, e.stable);
-    canary = mergeArmStats(canary, e.canary);
-  }
-  return { stable, canary };
 }

@@ -45,7 +45,7 @@ const CASES: Array<[number, number, number, number, number, number, string]> = [
 
 describe('threshold policy (the seed rule, literally)', () => {
   it.each(CASES)('canary %i/%i vs stable %i/%i, margin %d, min %i -> %s', (cp, ct, sp, st, margin, min, rule) => {
-    const d = decide(window(arm(cp, ct), arm(sp, st), (100 * ct) / Math.max(1, ct + st)), threshold({ rollbackMargin: margin, minCanaryTasks: min }));
+    const d = decide(...window(arm(cp, ct), arm(sp, st), (100 * ct) / Math.max(1, ct + st)), threshold({ rollbackMargin: margin, minCanaryTasks: min }));
     expect(d.rule).toBe(rule);
     const expected = rule.endsWith('promote') ? 'promote' : rule.endsWith('rollback') ? 'rollback' : 'continue';
     expect(d.action).toBe(expected);
@@ -67,11 +67,11 @@ describe('threshold policy (the seed rule, literally)', () => {
   });
 
   it('says why in one sentence with the numbers', () => {
-    const d = decide(window(arm(9, 10), arm(40, 40), 20), threshold());
+    const d = decide(...window(arm(9, 10), arm(40, 40), 20), threshold());
     expect(d.reason).toMatch(/canary 9\/10 passed \(90 %, 95 % CI \d+-\d+ %\) vs stable 40\/40 passed \(100 %/);
     expect(d.reason).toContain('not more than the margin of 10.0 points');
     expect(d.evidence.tasksNeeded).toBeNull();
-    const early = decide(window(arm(5, 5), arm(20, 25), 20), threshold());
+    const early = decide(...window(arm(5, 5), arm(20, 25), 20), threshold());
     expect(early.rule).toBe('min-tasks');
     expect(early.evidence.tasksNeeded).toBe(5);
   });

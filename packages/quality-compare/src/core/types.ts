@@ -34,14 +34,6 @@ export const ArmStatsSchema = z
   .refine((a) => a.passed <= a.tasks, { message: 'passed must be <= tasks' });
 export type ArmStats = z.infer<typeof ArmStatsSchema>;
 
-/** Outcomes of tasks routed while the canary was at `percentage` (0..100). */
-export const EpochStatsSchema = z.object({
-  percentage: z.number().finite().min(0).max(100),
-  stable: ArmStatsSchema,
-  canary: ArmStatsSchema,
-});
-export type EpochStats = z.infer<typeof EpochStatsSchema>;
-
 export const POLICIES = ['sequential', 'threshold'] as const;
 export const PolicySchema = z.enum(POLICIES);
 export type Policy = z.infer<typeof PolicySchema>;
@@ -88,6 +80,12 @@ export const SrmEvidenceSchema = z.object({
   expectedShare: finite,
   observedShare: finite,
   holding: z.boolean(),
+  /** the epochs of the worst group (epochs at one percentage are pooled) */
+  epochs: z.array(count).optional(),
+  /** every percentage group, tested on assignments */
+  groups: z
+    .array(z.object({ percentage: finite, epochs: z.array(count), canary: count, total: count, pValue: finite, holding: z.boolean() }))
+    .optional(),
 });
 export type SrmEvidence = z.infer<typeof SrmEvidenceSchema>;
 
@@ -101,16 +99,78 @@ export const GuardrailEvidenceSchema = z.object({
 });
 export type GuardrailEvidence = z.infer<typeof GuardrailEvidenceSchema>;
 
-export const DecisionEvidenceSchema = z.object({
-  policy: PolicySchema,
+/** One epoch's arm in the evidence: routing and resolution counts and the counted (routing-prefix) tallies. */
+export const EpochArmEvidenceSchema = z.object({
+  assigned: count,
+  awaiting: count,
+  timedOut: count,
+  late: count,
+  tasks: count,
+  passed: count,
+  passRate: finite.nullable(),
+});
+export type EpochArmEvidence = z.infer<typeof EpochArmEvidenceSchema>;
+
+export const EpochEvidenceSchema = z.object({
+  epoch: count,
+  percentage: z.number().finite().min(0).max(100),
+  stable: EpochArmEvidenceSchema,
+  canary: EpochArmEvidenceSchema,
+  /** canary rate - stable rate within the epoch (null without outcomes on both arms) */
+  difference: finite.nullable(),
+});
+export type EpochEvidence = z.infer<typeof EpochEvidenceSchema>;
+
+export const StratumEvidenceSchema = z.object({
+  stratum: z.string().nullable(),
+  /** the stratum's weight in the standardized difference */
+  weight: finite,
   stable: ArmEvidenceSchema,
   canary: ArmEvidenceSchema,
-  /** canary pass rate - stable pass rate, with the interval described in the README. */
+  difference: finite.nullable(),
+});
+export type StratumEvidence = z.infer<typeof StratumEvidenceSchema>;
+
+/** Differential attrition: the share of each arm's routed tasks resolved by a timeout. */
+export const AttritionEvidenceSchema = z.object({
+  stable: z.object({ assigned: count, timedOut: count, share: finite.nullable() }),
+  canary: z.object({ assigned: count, timedOut: count, share: finite.nullable() }),
+  /** two-sided test of equal timeout shares, within percentage groups (Cochran-Mantel-Haenszel) */
+  pValue: finite,
+  differential: z.boolean(),
+});
+export type AttritionEvidence = z.infer<typeof AttritionEvidenceSchema>;
+
+export const GateEvidenceSchema = z.object({
+  gate: z.string(),
+  stable: ArmEvidenceSchema,
+  canary: ArmEvidenceSchema,
+  logEvidenceWorse: finite,
+  alpha: finite,
+  breached: z.boolean(),
+});
+export type GateEvidence = z.infer<typeof GateEvidenceSchema>;
+
+export const DecisionEvidenceSchema = z.object({
+  policy: PolicySchema,
+  /** counted outcomes over the canary's whole life */
+  stable: ArmEvidenceSchema,
+  canary: ArmEvidenceSchema,
+  /** canary pass rate - stable pass rate (standardized over epochs and strata), with the interval described in the README. */
   difference: z.object({ estimate: finite, interval }).optional(),
   statistic: z.record(z.string(), finite).optional(),
   srm: SrmEvidenceSchema.optional(),
   guardrails: z.array(GuardrailEvidenceSchema).optional(),
   tasksNeeded: count.nullable().optional(),
+  /** per epoch, in epoch order */
+  epochs: z.array(EpochEvidenceSchema).optional(),
+  /** routed tasks still awaiting an outcome, per arm */
+  awaiting: z.object({ stable: count, canary: count }).optional(),
+  attrition: AttritionEvidenceSchema.optional(),
+  /** when tasks carry strata */
+  strata: z.array(StratumEvidenceSchema).optional(),
+  /** per-gate pass rates, when outcomes carry gates */
+  gates: z.array(GateEvidenceSchema).optional(),
 });
 export type DecisionEvidence = z.infer<typeof DecisionEvidenceSchema>;
 
@@ -127,10 +187,11 @@ export const DecisionSchema = z.object({
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
-/** Every rule id `decide` can report. */
+/** Every rule id `decide` can report ('gate' is reported as `gate.<name>`). */
 export const RULES = [
   'guardrail.costUsd',
   'guardrail.durationMs',
+  'gate',
   'min-tasks',
   'no-stable-outcomes',
   'srm-hold',

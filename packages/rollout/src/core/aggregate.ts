@@ -1,33 +1,40 @@
-import type { AssignmentRecord, LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
-import { addOutcome, ArmStatsSchema, emptyArmStats, type ArmStats } from '@bernstein/quality-compare';
+import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord } from '@bernstein/prompt-versions';
+import {
+  addOutcome,
+  ArmStatsSchema,
+  CanaryEvidenceSchema,
+  emptyArmStats,
+  emptyCanaryEvidence,
+  foldCanaryAssignment,
+  foldCanaryOutcome,
+  type ArmStats,
+  type CanaryEvidence,
+  type OutcomeSample,
+} from '@bernstein/quality-compare';
 import { z } from 'zod';
 
 /**
- * The outcome aggregates: a pure fold over ledger records (assignments AND outcomes, in ledger
- * order), defined here and nowhere else. Stores persist one state per key with the ledger position
- * it covers, in the same unit of work as the append, and rebuild it by refolding when it is
- * missing, stale or written by another AGGREGATE_FOLD_VERSION. Status and decisions read it
- * instead of the ledger. Grow the state by changing the schema and bumping the version.
+ * The outcome aggregates: a pure fold over ledger records (assignments, outcomes and late
+ * outcomes, in ledger order), defined here and nowhere else. Stores persist one state per key with
+ * the ledger position it covers, in the same unit of work as the append, and rebuild it by
+ * refolding when it is missing, stale or written by another AGGREGATE_FOLD_VERSION. Status and
+ * decisions read it instead of the ledger. Grow the state by changing the schema and bumping the version.
+ *
+ * Version 2: a canary key holds the canary's evidence, the quality core's fold
+ * (`foldCanaryAssignment` / `foldCanaryOutcome` of @bernstein/quality-compare: routing-order
+ * prefix, cells per epoch and stratum, timeouts and late outcomes), the same structure the
+ * simulator measures. Its queue of tasks not yet counted (in routing order) is also what the
+ * timeout sweep reads to find the tasks awaiting an outcome. Role keys keep the outcomes per
+ * version served.
  */
-export const AGGREGATE_FOLD_VERSION = 1;
-
-const count = z.number().int().nonnegative();
-const ArmCountsSchema = z.object({ stable: count, canary: count });
-
-/** One canary epoch: assignments routed to each arm and the outcomes recorded on each. */
-export const EpochAggregateSchema = z.object({
-  assigned: ArmCountsSchema,
-  stable: ArmStatsSchema,
-  canary: ArmStatsSchema,
-});
-export type EpochAggregate = z.infer<typeof EpochAggregateSchema>;
+export const AGGREGATE_FOLD_VERSION = 2;
 
 export const AggregateStateSchema = z.object({
   role: z.string(),
   /** The canary whose window the records belong to; null: tasks routed while no canary ran. */
   canaryId: z.string().nullable(),
-  /** Canary keys: per epoch (as a decimal string). */
-  epochs: z.record(z.string(), EpochAggregateSchema),
+  /** Canary keys: the canary's evidence over its whole life (null for role keys). */
+  evidence: CanaryEvidenceSchema.nullable(),
   /** No-canary keys: outcomes per version served. */
   versions: z.record(z.string(), ArmStatsSchema),
 });
@@ -42,11 +49,12 @@ export const canaryAggregateKey = (canaryId: string): string => `canary:${canary
 export const roleAggregateKey = (role: string): string => `role:${role}`;
 
 export function emptyAggregate(record: Pick<LedgerRecord, 'canaryId' | 'role'>): AggregateState {
-  return { role: record.role, canaryId: record.canaryId, epochs: {}, versions: {} };
+  return { role: record.role, canaryId: record.canaryId, evidence: record.canaryId !== null ? emptyCanaryEvidence() : null, versions: {} };
 }
 
-function emptyEpoch(): EpochAggregate {
-  return { assigned: { stable: 0, canary: 0 }, stable: emptyArmStats(), canary: emptyArmStats() };
+/** The evidence of a canary key (empty when the key has none yet). */
+export function evidenceOf(state: AggregateState | undefined): CanaryEvidence {
+  return state?.evidence ?? emptyCanaryEvidence();
 }
 
 /**
@@ -55,30 +63,54 @@ function emptyEpoch(): EpochAggregate {
  */
 export function foldRecord(state: AggregateState, record: LedgerRecord): AggregateState {
   if (record.type === 'assign') return foldAssignment(state, record);
-  return foldOutcome(state, record);
+  return foldResolution(state, record);
 }
 
-function foldAssignment(state: AggregateState, record: AssignmentRecord): AggregateState {
-  if (record.canaryId === null || record.epoch === null) return state;
-  const epoch = (state.epochs[String(record.epoch)] ??= emptyEpoch());
-  epoch.assigned[record.arm] += 1;
-  return state;
-}
-
-function foldOutcome(state: AggregateState, outcome: OutcomeRecord): AggregateState {
-  const sample = {
+/** What an outcome or late outcome reports, as the judge reads it. */
+export function outcomeSample(outcome: OutcomeRecord | LateOutcomeRecord): OutcomeSample {
+  return {
     passed: outcome.passed,
     ...(outcome.gates ? { gates: outcome.gates } : {}),
     ...(outcome.costUsd !== undefined ? { costUsd: outcome.costUsd } : {}),
     ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
   };
-  if (outcome.canaryId !== null && outcome.epoch !== null) {
-    const epoch = (state.epochs[String(outcome.epoch)] ??= emptyEpoch());
-    epoch[outcome.arm] = addOutcome(epoch[outcome.arm], sample);
+}
+
+function foldAssignment(state: AggregateState, record: AssignmentRecord): AggregateState {
+  if (record.canaryId === null || record.epoch === null) return state;
+  state.evidence ??= emptyCanaryEvidence();
+  foldCanaryAssignment(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, stratum: record.stratum ?? null });
+  return state;
+}
+
+function foldResolution(state: AggregateState, record: OutcomeRecord | LateOutcomeRecord): AggregateState {
+  const sample = outcomeSample(record);
+  if (record.canaryId !== null && record.epoch !== null) {
+    state.evidence ??= emptyCanaryEvidence();
+    // A timeout counts as failed; a late outcome is kept as late and never changes the evidence.
+    const kind = record.type === 'late' ? 'late' : record.timedOut ? 'timeout' : 'outcome';
+    foldCanaryOutcome(state.evidence, { taskId: record.taskId, epoch: record.epoch, arm: record.arm, kind, sample });
     return state;
   }
-  state.versions[outcome.versionId] = addOutcome(state.versions[outcome.versionId] ?? emptyArmStats(), sample);
+  // Outside a canary: a late outcome (never written there: no sweep runs without a canary) changes nothing.
+  if (record.type === 'late') return state;
+  state.versions[record.versionId] = addOutcome(state.versions[record.versionId] ?? emptyArmStats(), sample);
   return state;
+}
+
+/**
+ * The tasks of a canary key still awaiting an outcome, in routing order: the unresolved entries
+ * of its evidence's queue of tasks not yet counted (every unresolved task is in it: the counted
+ * tasks are a routing-order prefix of resolved ones). Lazy, so a caller that needs the first few
+ * reads no more.
+ */
+export function* awaitingTasks(state: AggregateState | undefined): Generator<string> {
+  const evidence = state?.evidence;
+  if (!evidence) return;
+  for (let i = evidence.pendingHead; i < evidence.pending.length; i++) {
+    const task = evidence.pending[i]!;
+    if (task.resolution === null) yield task.taskId;
+  }
 }
 
 /** Fold records into a map of states (mutated). The reference implementation stores are checked against. */

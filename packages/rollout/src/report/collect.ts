@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { VersionSummary } from '@bernstein/prompt-versions';
-import { stepRestartsEvidence, type AuditEvent } from '@bernstein/canary-router';
+import type { AuditEvent } from '@bernstein/canary-router';
 import { jeffreysInterval } from '@bernstein/quality-compare';
 import type { Rollout } from '../rollout.js';
-import { parseAuditEvidence } from '../core/evidence.js';
+import { parseAuditEvidence, type AuditEvidence } from '../core/evidence.js';
 import { evaluateCanaries } from '../services/evaluate.js';
 
 /**
@@ -38,7 +38,7 @@ export interface ReportPoint {
   upper: number;
 }
 
-/** A stretch of outcomes judged together: evidence restarts at every step of a ramp. */
+/** A stretch of outcomes judged together: since evidence never restarts, a canary's whole life (its epochs are rows in `CanaryReport.epochs`). */
 export interface ReportWindow {
   index: number;
   /** Canary percentages during this window (more than one after a manual change). */
@@ -57,6 +57,26 @@ export interface ReportWindow {
   evidenceEndX: number | null;
   /** Outcomes of this window recorded after evidenceEndX. */
   late: { stable: ReportCounts; canary: ReportCounts };
+}
+
+/** One epoch's arm in a decision's evidence: routed, awaiting, timed out, late, and the counted outcomes. */
+export interface ReportEpochArm {
+  assigned: number;
+  awaiting: number;
+  timedOut: number;
+  late: number;
+  tasks: number;
+  passed: number;
+}
+
+/** One row of a canary's per-epoch evidence: an epoch (a period at one share), compared within itself. */
+export interface ReportEpochRow {
+  epoch: number;
+  percentage: number;
+  stable: ReportEpochArm;
+  canary: ReportEpochArm;
+  /** canary pass rate - stable pass rate within the epoch */
+  difference: number | null;
 }
 
 /** Arm evidence as stored in an audit event (counts, rate, interval). */
@@ -78,6 +98,8 @@ export interface ReportEvidence {
   statistic: Record<string, number> | null;
   srm: { pValue: number; expectedShare: number; observedShare: number; holding: boolean } | null;
   guardrails: Array<{ metric: string; stableMean: number; canaryMean: number; limit: number; breached: boolean }> | null;
+  /** Per epoch, when the evidence has them (decisions since evidence stopped restarting). */
+  epochs: ReportEpochRow[] | null;
 }
 
 /** A transition of the canary placed on the chart. */
@@ -126,6 +148,11 @@ export interface CanaryReport {
   decision: ReportMarker | null;
   /** For a running canary: what the quality core says now. */
   current: { action: string; rule: string; reason: string } | null;
+  /**
+   * The canary's one evidence window per epoch, with the combined counts after them: from the
+   * decision that ended it, or, while it runs, from the current decision. [] when unknown.
+   */
+  epochs: ReportEpochRow[];
   totals: { stable: ReportCounts; canary: ReportCounts };
   alertFailures: Array<{ at: string; reason: string }>;
 }
@@ -228,11 +255,14 @@ export async function collectReport(rollout: Rollout, options: CollectOptions = 
   warnings.push(...ledgerWarnings);
 
   // Current decisions of running canaries.
-  const current = new Map<string, { action: string; rule: string; reason: string }>();
+  const current = new Map<string, { action: string; rule: string; reason: string; epochs: ReportEpochRow[] }>();
   if (options.evaluateRunning !== false) {
     try {
-      const { evaluations } = await evaluateCanaries(rollout, roleFilter === undefined ? {} : { role: roleFilter });
-      for (const e of evaluations) current.set(e.canaryId, { action: e.decision.action, rule: e.decision.rule, reason: e.decision.reason });
+      // A read: no timeout sweep, nothing applied.
+      const { evaluations } = await evaluateCanaries(rollout, { ...(roleFilter === undefined ? {} : { role: roleFilter }), sweep: false });
+      for (const e of evaluations) {
+        current.set(e.canaryId, { action: e.decision.action, rule: e.decision.rule, reason: e.decision.reason, epochs: epochRows(e.decision.evidence.epochs) ?? [] });
+      }
     } catch (error) {
       warnings.push(`could not evaluate running canaries: ${(error as Error).message}`);
     }
@@ -281,15 +311,15 @@ function buildCanary(
   raw: RawCanary,
   modelOf: ReadonlyMap<string, string | null>,
   originOf: ReadonlyMap<string, string>,
-  current: CanaryReport['current'],
+  current: (CanaryReport['current'] & { epochs: ReportEpochRow[] }) | null,
   maxPoints: number,
 ): CanaryReport {
   const start = events[0]!;
-  // Epoch -> evidence window, from the transitions, by the router's rules: a step restarts the
-  // evidence (stepRestartsEvidence: not the step to 100 %), a manual percentage change starts a new
-  // epoch in the same window.
+  // Epoch -> evidence window, from the transitions. Evidence never restarts: every step and
+  // percentage change starts a new epoch in the canary's one window (a canary judged by an
+  // earlier version, whose steps restarted the evidence, is drawn the same way).
   let epoch = 0;
-  let windowIndex = 0;
+  const windowIndex = 0;
   const windowOfEpoch = new Map<number, number>([[0, 0]]);
   const percentagesOfWindow: number[][] = [[start.percentage ?? 0]];
   /** The window and epoch in force when each event happened (the decision's window). */
@@ -302,11 +332,6 @@ function buildCanary(
     if (event.action === 'step' || (event.action === 'percentage' && event.fromPercentage !== event.toPercentage)) {
       epoch += 1;
       const to = event.toPercentage ?? event.percentage;
-      // The windows the router pooled: a new one only where its evidence restarted.
-      if (event.action === 'step' && stepRestartsEvidence(to ?? 100)) {
-        windowIndex += 1;
-        percentagesOfWindow.push([]);
-      }
       windowOfEpoch.set(epoch, windowIndex);
       if (to !== undefined) percentagesOfWindow[windowIndex]!.push(to);
     }
@@ -464,7 +489,8 @@ function buildCanary(
     windows,
     markers,
     decision,
-    current: decision === null ? current : null,
+    current: decision === null && current !== null ? { action: current.action, rule: current.rule, reason: current.reason } : null,
+    epochs: decision === null ? (current?.epochs ?? []) : (decision.evidence?.epochs ?? []),
     totals,
     alertFailures,
   };
@@ -516,7 +542,21 @@ export function readEvidence(value: unknown): ReportEvidence | null {
     statistic: evidence.statistic ?? null,
     srm: evidence.srm ?? null,
     guardrails: evidence.guardrails ?? null,
+    epochs: epochRows(evidence.epochs),
   };
+}
+
+function epochRows(epochs: AuditEvidence['epochs']): ReportEpochRow[] | null {
+  if (!epochs) return null;
+  const arm = (a: NonNullable<AuditEvidence['epochs']>[number]['stable']): ReportEpochArm => ({
+    assigned: a.assigned,
+    awaiting: a.awaiting,
+    timedOut: a.timedOut,
+    late: a.late,
+    tasks: a.tasks,
+    passed: a.passed,
+  });
+  return epochs.map((e) => ({ epoch: e.epoch, percentage: e.percentage, stable: arm(e.stable), canary: arm(e.canary), difference: e.difference }));
 }
 
 function deriveRule(action: AuditEvent['action'], evidence: ReportEvidence | null): string | null {

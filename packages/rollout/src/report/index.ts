@@ -15,6 +15,8 @@ export {
   type CanaryReport,
   type CollectOptions,
   type ReportArmEvidence,
+  type ReportEpochArm,
+  type ReportEpochRow,
   type ReportCounts,
   type ReportData,
   type ReportEvidence,

@@ -1,4 +1,4 @@
-import type { CanaryReport, ReportArmEvidence, ReportData, ReportMarker, ReportPoint, ReportWindow, RoleReport } from './collect.js';
+import type { CanaryReport, ReportArmEvidence, ReportEpochArm, ReportEpochRow, ReportData, ReportMarker, ReportPoint, ReportWindow, RoleReport } from './collect.js';
 
 /**
  * The canary report as one self-contained HTML page: inline CSS and SVG, no script, no external
@@ -60,7 +60,7 @@ export function renderReport(data: ReportData): string {
   const body = [
     `<header><h1>${esc(title)}</h1>`,
     `<p class="meta">Project <code>${esc(data.projectRoot)}</code> · generated ${esc(when(data.generatedAt))} · ${data.canaries.length} canar${data.canaries.length === 1 ? 'y' : 'ies'}, ${decided} decided</p>`,
-    `<p class="meta">Each chart shows the cumulative pass rate of both arms as the canary's outcomes come in (x axis: canary outcomes), with 95 % Jeffreys intervals as bands. Evidence restarts at every step of a ramp except the step to 100 %, which keeps the step before it, so each shaded window is judged on its own; dashed lines mark percentage steps, the solid line marks the decision, and hatched stretches with thin dashed lines are outcomes that arrived after the decision (not part of its evidence).</p></header>`,
+    `<p class="meta">Each chart shows the cumulative pass rate of both arms as the canary's outcomes come in (x axis: canary outcomes), with 95 % Jeffreys intervals as bands. Evidence never restarts: each epoch (a period at one share, between steps or percentage changes) is compared within itself and the epochs are combined into one test over the canary's life, shown as one shaded window with a row per epoch below; tasks with no outcome after canary.outcome_timeout count as failed; dashed lines mark percentage steps, the solid line marks the decision, and hatched stretches with thin dashed lines are outcomes that arrived after the decision (not part of its evidence).</p></header>`,
     data.warnings.length > 0 ? `<div class="warnings">${data.warnings.map((w) => `<p>warning: ${esc(w)}</p>`).join('')}</div>` : '',
     data.canaries.length === 0
       ? `<section class="empty"><p>No canaries${data.role === null ? '' : ` for role ${esc(data.role)}`} yet. A canary starts when a role's bundle changes with <code>canary_percentage &gt; 0</code>, or with <code>bernstein config canary</code>.</p></section>`
@@ -102,6 +102,7 @@ Started ${esc(when(c.startedAt))} by ${esc(c.startedBy)} · percentages ${esc(st
 ${current}${alerts}
 <div class="legend"><span class="key stable"></span>stable arm <span class="key canary"></span>canary arm <span class="key band"></span>95 % interval <span class="key step"></span>step <span class="key decision ${statusClass}"></span>decision <span class="key late"></span>after the decision (not evidence)</div>
 ${renderChart(c)}
+${renderEpochs(c)}
 ${renderEvidence(c)}
 </section>`;
 }
@@ -171,9 +172,9 @@ function renderChart(c: CanaryReport): string {
   for (const x of xTicks(maxX)) {
     parts.push(`<text class="tick" x="${fixed(sx(x))}" y="${top + plotH + 16}" text-anchor="middle">${x}</text>`);
   }
-  parts.push(`<text class="axis" x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">canary outcomes (stable outcomes drawn between them in recording order; evidence restarts at each step below 100 %)</text>`);
+  parts.push(`<text class="axis" x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">canary outcomes (stable outcomes drawn between them in recording order; one window over every step)</text>`);
   parts.push(`<text class="axis" transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">pass rate</text>`);
-  // Bands, then lines, per window (evidence restarts at a step: no line across windows). Each
+  // Bands, then lines, per window (one window per canary since evidence never restarts). Each
   // line is solid up to its window's decision and thin and dashed after it (late outcomes).
   const split = (w: (typeof c.windows)[number], points: readonly ReportPoint[]) => {
     if (w.evidenceEndX === null) return { evidence: points, late: [] as ReportPoint[] };
@@ -293,6 +294,32 @@ function bandPath(points: readonly ReportPoint[], sx: (x: number) => number, sy:
 function armCells(arm: ReportArmEvidence | null): string {
   if (!arm) return '<td>–</td><td>–</td><td>–</td>';
   return `<td class="num">${arm.passed}/${arm.tasks}</td><td class="num">${pct(arm.passRate, 1)}</td><td class="num">${range(arm.interval)}</td>`;
+}
+
+/** The evidence per epoch (one window, a row per epoch), then the epochs combined. */
+function renderEpochs(c: CanaryReport): string {
+  if (c.epochs.length === 0) return '';
+  const side = (a: ReportEpochArm) => {
+    const extra = [a.awaiting ? `${a.awaiting} awaiting` : '', a.timedOut ? `${a.timedOut} timed out` : '', a.late ? `${a.late} late` : ''].filter(Boolean).join(', ');
+    return `<td class="num">${a.passed}/${a.tasks}</td><td class="num">${pct(a.tasks ? a.passed / a.tasks : null)}</td><td class="num">${a.assigned}${extra ? `<br><small>${esc(extra)}</small>` : ''}</td>`;
+  };
+  const total = (pick: (e: ReportEpochRow) => ReportEpochArm): ReportEpochArm =>
+    c.epochs.reduce(
+      (acc, e) => {
+        const a = pick(e);
+        return { assigned: acc.assigned + a.assigned, awaiting: acc.awaiting + a.awaiting, timedOut: acc.timedOut + a.timedOut, late: acc.late + a.late, tasks: acc.tasks + a.tasks, passed: acc.passed + a.passed };
+      },
+      { assigned: 0, awaiting: 0, timedOut: 0, late: 0, tasks: 0, passed: 0 },
+    );
+  const rows = c.epochs.map(
+    (e) =>
+      `<tr data-testid="epoch-row" data-epoch="${e.epoch}"><th scope="row">epoch ${e.epoch}</th><td class="num">${n(e.percentage)} %</td>${side(e.stable)}${side(e.canary)}<td class="num">${e.difference === null ? '–' : esc(signedPoints(e.difference))}</td></tr>`,
+  );
+  rows.push(`<tr class="combined" data-testid="epoch-combined"><th scope="row">combined</th><td></td>${side(total((e) => e.stable))}${side(total((e) => e.canary))}<td></td></tr>`);
+  return `<table class="evidence epochs" data-testid="epoch-table">
+<thead><tr><th>epoch</th><th>share</th><th>stable passed</th><th>rate</th><th>routed</th><th>canary passed</th><th>rate</th><th>routed</th><th>canary − stable</th></tr></thead>
+<tbody>${rows.join('\n')}</tbody>
+</table>`;
 }
 
 function renderEvidence(c: CanaryReport): string {

@@ -1,21 +1,10 @@
 import type { AuditEvent, Canary, ProjectConfig } from '@bernstein/canary-router';
-import {
-  checkGuardrail,
-  compileSettings,
-  countsVerdict,
-  decide,
-  emptyArmStats,
-  GUARDRAIL_METRICS,
-  windowStats,
-  type CompiledSettings,
-  type Decision,
-  type DecisionSettings,
-  type EpochStats,
-} from '@bernstein/quality-compare';
-import { canaryAggregateKey, type AggregateState } from '../core/aggregate.js';
+import { compileSettings, decide, evidenceVerdict, prepareEvidence, type CompiledSettings, type Decision, type DecisionSettings, type EpochConfig } from '@bernstein/quality-compare';
+import { canaryAggregateKey, evidenceOf, type AggregateState } from '../core/aggregate.js';
 import type { AuditEvidence } from '../core/evidence.js';
 import type { Rollout } from '../rollout.js';
 import { applyAutomaticDecision } from './lifecycle.js';
+import { sweepTimeouts } from './timeouts.js';
 
 /** Aggregates by key, as the store returns them. */
 export type Aggregates = ReadonlyMap<string, AggregateState>;
@@ -32,43 +21,33 @@ export function decisionSettings(config: ProjectConfig, canary: Pick<Canary, 'po
 }
 
 /**
- * The comparison window: the epochs since evidence last restarted, with each epoch's configured
- * share. The one place evidence windows are derived (status, decisions and the report use it).
+ * Every epoch of the canary with its configured share: evidence never restarts, each epoch is
+ * compared within itself and the epochs combined (the judge's `decide`). The one place the epochs
+ * a decision sees are derived (status, decisions and the report use it).
  */
-export function canaryWindow(aggregates: Aggregates, canary: Canary): EpochStats[] {
-  const recorded = aggregates.get(canaryAggregateKey(canary.id))?.epochs ?? {};
-  return canary.epochs
-    .filter((e) => e.epoch >= canary.evidenceFromEpoch)
-    .map((e) => {
-      const arms = recorded[String(e.epoch)];
-      return { percentage: e.percentage, stable: arms?.stable ?? emptyArmStats(), canary: arms?.canary ?? emptyArmStats() };
-    });
+export function canaryEpochs(canary: Pick<Canary, 'epochs'>): EpochConfig[] {
+  return canary.epochs.map((e) => ({ epoch: e.epoch, percentage: e.percentage }));
 }
 
 export function evaluateCanary(config: ProjectConfig, canary: Canary, aggregates: Aggregates): Decision {
-  return decide(canaryWindow(aggregates, canary), decisionSettings(config, canary));
+  return decide(evidenceOf(aggregates.get(canaryAggregateKey(canary.id))), canaryEpochs(canary), decisionSettings(config, canary), { currentEpoch: canary.epoch });
 }
 
 const compiledCache = new Map<string, CompiledSettings>();
 
 /**
- * A cheap test that `evaluateCanary` could return something other than `continue`: the
- * pass-rate verdict on pooled counts, which `decide` itself uses. A full decision (intervals,
- * evidence, SRM, guardrails) costs about a millisecond; recording a large batch evaluates after
- * every outcome, so it only pays that when the verdict is not `continue` or a guardrail is breached.
+ * A cheap test that `evaluateCanary` could return something other than `continue`: the judge's
+ * verdict alone (`evidenceVerdict`, which `decide` itself uses), without the evidence and the
+ * sentence `decide` builds around it. Recording a large batch evaluates after every outcome, so
+ * the full decision is only made when the verdict is not `continue`.
  */
 export function mightDecide(config: ProjectConfig, canary: Canary, aggregates: Aggregates): boolean {
   const settings = decisionSettings(config, canary);
   const key = JSON.stringify(settings);
   let compiled = compiledCache.get(key);
   if (!compiled) compiledCache.set(key, (compiled = compileSettings(settings)));
-  const { stable, canary: arm } = windowStats(canaryWindow(aggregates, canary));
-  // The same guardrail check `decide` runs first (a normal approximation: cheap).
-  for (const metric of GUARDRAIL_METRICS) {
-    const guardrail = settings.guardrails[metric];
-    if (guardrail && checkGuardrail(metric, stable[metric], arm[metric], guardrail, settings.minCanaryTasks)?.breached) return true;
-  }
-  return countsVerdict(compiled, stable.passed, stable.tasks, arm.passed, arm.tasks).action !== 'continue';
+  const prepared = prepareEvidence(evidenceOf(aggregates.get(canaryAggregateKey(canary.id))), canaryEpochs(canary), { currentEpoch: canary.epoch });
+  return evidenceVerdict(compiled, prepared).action !== 'continue';
 }
 
 export interface RoleEvaluation {
@@ -89,7 +68,16 @@ export function decisionEvidence(decision: Decision): AuditEvidence {
  * `canary evaluate`: decide now for every role with a canary (or one role), without recording.
  * With `apply`, promote / step / roll back exactly once (one unit of work per role).
  */
-export async function evaluateCanaries(rollout: Rollout, options: { role?: string; apply?: boolean } = {}): Promise<{ evaluations: RoleEvaluation[]; warnings: string[] }> {
+export async function evaluateCanaries(
+  rollout: Rollout,
+  options: { role?: string; apply?: boolean; sweep?: boolean } = {},
+): Promise<{ evaluations: RoleEvaluation[]; warnings: string[]; timedOut: number; sweepTransitions: AuditEvent[] }> {
+  // Tasks past outcome_timeout count as failed before anything is judged (decisions after them
+  // are applied only with --apply, like every decision here). `sweep: false`: a read only (the report).
+  const sweep =
+    options.sweep === false
+      ? { timedOut: 0, transitions: [] }
+      : await sweepTimeouts(rollout, { ...(options.role !== undefined ? { roles: [options.role] } : {}), apply: Boolean(options.apply) });
   const config = await rollout.config();
   const state = await rollout.store.loadState();
   const { aggregates, warnings } = await rollout.store.aggregates();
@@ -116,5 +104,5 @@ export async function evaluateCanaries(rollout: Rollout, options: { role?: strin
     evaluations.push({ role, canaryId: canary.id, versionId: canary.versionId, decision, applied });
   }
   if (evaluations.some((e) => e.applied.length > 0)) rollout.alerts.kick();
-  return { evaluations, warnings };
+  return { evaluations, warnings, timedOut: sweep.timedOut, sweepTransitions: sweep.transitions };
 }

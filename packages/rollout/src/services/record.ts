@@ -1,12 +1,11 @@
 import { BernsteinError, formatZodIssues } from '@bernstein/store';
-import { GateResultsInputSchema, TaskIdSchema, type OutcomeRecord, type TaskEntry } from '@bernstein/prompt-versions';
+import { GateResultsInputSchema, TaskIdSchema, type LateOutcomeRecord, type OutcomeRecord, type TaskEntry } from '@bernstein/prompt-versions';
 import type { AuditEvent } from '@bernstein/canary-router';
 import { z } from 'zod';
-import { foldInto } from '../core/aggregate.js';
 import type { StoreTransaction } from '../port.js';
 import type { Rollout } from '../rollout.js';
-import { decisionEvidence, evaluateCanary, mightDecide } from './evaluate.js';
-import { applyAutomaticDecision } from './lifecycle.js';
+import { persist, resolve, startJudging } from './judge.js';
+import { sweepRole } from './timeouts.js';
 
 /** One outcome as an orchestrator reports it (an NDJSON line of `canary record --from`). */
 export const OutcomeInputSchema = z.strictObject({
@@ -30,8 +29,21 @@ export interface SkippedLine {
   message: string;
 }
 
+/** An outcome that arrived after its task had timed out: recorded as late (kept, shown, not counted). */
+export interface LateLine {
+  line: number;
+  taskId: string;
+  /** "late: ...", for the caller's report (the HTTP per-item `reason`). */
+  reason: string;
+}
+
 export interface RecordResult {
+  /** Outcomes written, late ones included. */
   recorded: number;
+  /** Of those, outcomes of tasks that had timed out (see LateLine). */
+  late: number;
+  /** Timeouts the sweep at the start of each batch wrote (tasks of running canaries past `outcome_timeout`). */
+  timedOut: number;
   /** Skipped lines, unless `onSkipped` took them (then empty: memory stays bounded). */
   skipped: SkippedLine[];
   skippedCount: number;
@@ -47,6 +59,8 @@ export interface RecordOptions {
   onProgress?: (done: { lines: number; recorded: number; skipped: number }) => void;
   /** Receives each skipped line as it is found, instead of collecting them in the result. */
   onSkipped?: (skip: SkippedLine) => void;
+  /** Receives each late outcome as it is recorded. */
+  onLate?: (late: LateLine) => void;
 }
 
 /**
@@ -64,7 +78,7 @@ export async function recordOutcomes(
   options: RecordOptions = {},
 ): Promise<RecordResult> {
   const batchSize = options.batchSize ?? 5000;
-  const result: RecordResult = { recorded: 0, skipped: [], skippedCount: 0, transitions: [], warnings: [] };
+  const result: RecordResult = { recorded: 0, late: 0, timedOut: 0, skipped: [], skippedCount: 0, transitions: [], warnings: [] };
   const skip = (line: SkippedLine) => {
     result.skippedCount += 1;
     if (options.onSkipped) options.onSkipped(line);
@@ -76,7 +90,7 @@ export async function recordOutcomes(
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    await recordBatch(rollout, items, result, skip);
+    await recordBatch(rollout, items, result, skip, options.onLate);
     lines += items.length;
     options.onProgress?.({ lines, recorded: result.recorded, skipped: result.skippedCount });
   };
@@ -90,7 +104,13 @@ export async function recordOutcomes(
 
 type Checked = { line: number; input: OutcomeInput } | { line: number; skip: SkippedLine };
 
-async function recordBatch(rollout: Rollout, items: readonly RecordItem[], result: RecordResult, skip: (line: SkippedLine) => void): Promise<void> {
+async function recordBatch(
+  rollout: Rollout,
+  items: readonly RecordItem[],
+  result: RecordResult,
+  skip: (line: SkippedLine) => void,
+  onLate: ((late: LateLine) => void) | undefined,
+): Promise<void> {
   // Parse first (no store needed), then find the roles the batch touches: the unit of work is
   // scoped to them, so a store that locks per role never makes other roles wait.
   const checked: Checked[] = [];
@@ -114,7 +134,7 @@ async function recordBatch(rollout: Rollout, items: readonly RecordItem[], resul
   }
   let roles = rolesOf((await rollout.store.getTasks(ids)).tasks);
   for (;;) {
-    const outcome = await rollout.store.transaction({ roles: [...roles] }, (tx) => recordInTransaction(rollout, tx, checked, roles, result, skip));
+    const outcome = await rollout.store.transaction({ roles: [...roles] }, (tx) => recordInTransaction(rollout, tx, checked, roles, result, skip, onLate));
     if (outcome === 'done') break;
     // A task was re-routed to another role meanwhile: widen the scope and run the batch again
     // (nothing was written: lookups come before every write).
@@ -134,25 +154,32 @@ async function recordInTransaction(
   scope: ReadonlySet<string>,
   result: RecordResult,
   skip: (line: SkippedLine) => void,
+  onLate: ((late: LateLine) => void) | undefined,
 ): Promise<'done' | { missing: string[] }> {
   const { tasks: known, warnings: lookupWarnings } = await tx.getTasks(items.flatMap((c) => ('input' in c ? [c.input.taskId] : [])));
   const missing = [...rolesOf(known)].filter((role) => !scope.has(role));
   if (missing.length > 0) return { missing };
 
   const config = await rollout.config();
-  let state = await tx.loadState();
   const { aggregates, warnings } = await tx.aggregates();
   for (const warning of [...lookupWarnings, ...warnings]) if (!result.warnings.includes(warning)) result.warnings.push(warning);
+  const j = startJudging({ rollout, tx, config, state: await tx.loadState(), aggregates, apply: true });
 
-  let pending: OutcomeRecord[] = [];
+  // First the tasks of these roles' canaries that are past outcome_timeout: they count as failed
+  // before any outcome that arrives now (which is then late), as SPEC "Decisions" asks.
+  let timedOut = 0;
+  for (const role of [...scope].sort()) timedOut += await sweepRole(j, role);
+  if (timedOut > 0) {
+    await persist(j);
+    // The sweep answered some of the batch's tasks: look them up again.
+    for (const [taskId, entry] of (await tx.getTasks([...known.keys()])).tasks) known.set(taskId, entry);
+  }
+
   const takenInBatch = new Set<string>();
   const now = rollout.now().toISOString();
-  const persist = async () => {
-    if (pending.length === 0) return;
-    await tx.appendOutcomes(pending);
-    pending = [];
-  };
-
+  let late = 0;
+  let recorded = 0;
+  const lateLines: LateLine[] = [];
   for (const item of items) {
     if ('skip' in item) {
       skip(item.skip);
@@ -164,14 +191,14 @@ async function recordInTransaction(
       skip({ line, taskId: input.taskId, code: 'TASK_UNKNOWN', message: `task "${input.taskId}" was never routed (route it with \`bernstein canary route\` first)` });
       continue;
     }
-    if (entry.outcome || takenInBatch.has(input.taskId)) {
+    const timedOutBefore = entry.outcome?.timedOut === true && !entry.late;
+    if ((entry.outcome && !timedOutBefore) || takenInBatch.has(input.taskId)) {
       skip({ line, taskId: input.taskId, code: 'DUPLICATE_OUTCOME', message: `task "${input.taskId}" already has an outcome` });
       continue;
     }
     const { assignment } = entry;
-    const outcome: OutcomeRecord = {
-      v: 1,
-      type: 'outcome',
+    const fields = {
+      v: 1 as const,
       taskId: input.taskId,
       role: assignment.role,
       arm: assignment.arm,
@@ -184,32 +211,37 @@ async function recordInTransaction(
       ...(input.costUsd !== undefined ? { costUsd: input.costUsd } : {}),
       ...(input.durationMs !== undefined ? { durationMs: input.durationMs } : {}),
     };
-    pending.push(outcome);
     takenInBatch.add(input.taskId);
-    // The same fold the store applies on append: decisions see this outcome before it is written.
-    foldInto(aggregates, [outcome]);
-    result.recorded += 1;
-
-    // Evaluate the canary this outcome belongs to, if it is still running.
-    const canary = state.roles[outcome.role]?.canary;
-    if (!canary || canary.id !== outcome.canaryId || (outcome.epoch ?? -1) < canary.evidenceFromEpoch) continue;
-    if (!mightDecide(config, canary, aggregates)) continue;
-    const decision = evaluateCanary(config, canary, aggregates);
-    if (decision.action === 'continue') continue;
-    await persist();
-    const applied = await applyAutomaticDecision(rollout, tx, {
-      role: outcome.role,
-      canaryId: canary.id,
-      epoch: canary.epoch,
-      action: decision.action,
-      reason: decision.reason,
-      evidence: decisionEvidence(decision),
-    });
-    result.transitions.push(...applied.events);
-    state = applied.state;
+    recorded += 1;
+    if (timedOutBefore) {
+      const record: LateOutcomeRecord = { ...fields, type: 'late' };
+      await resolve(j, record);
+      late += 1;
+      lateLines.push({ line, taskId: input.taskId, reason: lateReason(entry.outcome!, config.canary.outcomeTimeoutMs) });
+      continue;
+    }
+    const record: OutcomeRecord = { ...fields, type: 'outcome' };
+    await resolve(j, record);
   }
-  await persist();
+  await persist(j);
+  // Counted once the unit of work got this far (a widened scope runs the batch again).
+  result.recorded += recorded;
+  result.late += late;
+  result.timedOut += timedOut;
+  result.transitions.push(...j.transitions);
+  for (const lateLine of lateLines) onLate?.(lateLine);
   return 'done';
+}
+
+/** Why an outcome was kept as late: when its task timed out, after how long. */
+function lateReason(timeout: OutcomeRecord, outcomeTimeoutMs: number): string {
+  return `late: task "${timeout.taskId}" had no outcome within canary.outcome_timeout (${formatDuration(outcomeTimeoutMs)}) and was counted as failed at ${timeout.at}; this outcome is kept and shown as late, and does not change the evidence`;
+}
+
+/** Milliseconds as the config writes durations (2h, 90s, 1d); the largest unit that divides it. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
+  return `${ms} ms`;
 }
 
 /** Outcome lines longer than this are refused (and never held in memory whole). */

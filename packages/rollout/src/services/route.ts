@@ -5,6 +5,8 @@ import { classifyDisk, decideRoute, describeDiskState, describeTemplatesFolder, 
 import type { StoreTransaction, TransitionRequest } from '../port.js';
 import type { Rollout } from '../rollout.js';
 import { diskProblemWarning, readDisk, registerDisk } from './disk.js';
+import { persist, startJudging } from './judge.js';
+import { sweepRole } from './timeouts.js';
 
 /** What an orchestrator needs to spawn the agent for one task. */
 export interface RouteResult {
@@ -55,12 +57,24 @@ export async function routeTasks(rollout: Rollout, role: string, taskIds: readon
   const applied: AuditEvent[] = [];
   const results = await rollout.store.transaction({ roles: [role] }, async (tx) => {
     applied.length = 0;
-    const state = await syncRoleWithDisk(rollout, tx, role, options, applied);
+    let state = await syncRoleWithDisk(rollout, tx, role, options, applied);
+    // Looked up first: the task index checks the ledger before anything else reads it.
+    const { tasks: known } = await tx.getTasks(taskIds);
+    if (state.roles[role]?.canary) {
+      // Tasks of the canary past outcome_timeout count as failed now; a decision they bring
+      // (a rollback of a canary whose failures never report) applies before these tasks are routed.
+      // Cheap: the canary's aggregate says whether any task is overdue.
+      const j = startJudging({ rollout, tx, config, state, aggregates: new Map(), apply: true });
+      if ((await sweepRole(j, role)) > 0) {
+        await persist(j);
+        applied.push(...j.transitions);
+        state = j.state;
+      }
+    }
     const roleState = state.roles[role];
     if (!roleState || roleState.stable === null) {
       throw new BernsteinError('ROLE_NOT_FOUND', `role "${role}" has no stable version and no bundle folder "${role}" in the templates folder ${describeTemplatesFolder(config, projectPaths(rollout.root))}`, { role });
     }
-    const { tasks: known } = await tx.getTasks(taskIds);
     const now = rollout.now().toISOString();
     const fresh: AssignmentRecord[] = [];
     const routed: Array<Omit<RouteResult, 'model' | 'files'>> = [];

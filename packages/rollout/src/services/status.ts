@@ -1,13 +1,34 @@
 import type { AuditEvent, Canary, RoleState } from '@bernstein/canary-router';
-import { windowStats, type ArmStats, type Decision, type Policy } from '@bernstein/quality-compare';
+import type { ArmStats, AttritionEvidence, Decision, Policy, StratumEvidence } from '@bernstein/quality-compare';
 import { roleAggregateKey } from '../core/aggregate.js';
 import type { Rollout } from '../rollout.js';
 import { inspectDisk, type DiskView } from './disk.js';
-import { canaryWindow, decisionSettings, evaluateCanary, type Aggregates } from './evaluate.js';
+import { decisionSettings, evaluateCanary, type Aggregates } from './evaluate.js';
 
 export interface ArmCounts {
   tasks: number;
   passed: number;
+}
+
+/** One arm in one epoch: routed, still awaiting an outcome, timed out (counted as failed), late, and the counted outcomes. */
+export interface EpochArmStatus extends ArmCounts {
+  assigned: number;
+  awaiting: number;
+  timedOut: number;
+  late: number;
+}
+
+/** One epoch of a running canary (a period at one percentage), compared within itself. */
+export interface EpochStatus {
+  epoch: number;
+  percentage: number;
+  startedAt: string;
+  stable: EpochArmStatus;
+  canary: EpochArmStatus;
+  /** canary pass rate - stable pass rate within the epoch (null without counted outcomes on both arms) */
+  difference: number | null;
+  /** Sample ratio mismatch on this epoch's assignments (epochs at one percentage are tested together); null before any. */
+  srm: { pValue: number; expectedShare: number; observedShare: number; holding: boolean } | null;
 }
 
 /** One role in `bernstein canary status --json` (names fixed by the SPEC). */
@@ -23,8 +44,17 @@ export interface RoleStatus {
     /** 1-based step number, or null without a ramp. */
     step: number | null;
     startedAt: string;
+    /** Counted outcomes over every epoch (timeouts as failures; see the judge's routing-order prefix). */
     stable: ArmCounts;
     canary: ArmCounts;
+    /** Routed tasks still awaiting an outcome, per arm (they count as failed after canary.outcome_timeout). */
+    awaiting: { stable: number; canary: number };
+    /** Per epoch, oldest first: the evidence of each, with its SRM check; `stable` / `canary` above combine them. */
+    epochs: EpochStatus[];
+    /** Timeouts per arm and whether one arm loses outcomes more than the other; null before any assignment. */
+    attrition: AttritionEvidence | null;
+    /** Counted outcomes per stratum, when routed tasks carry one (`canary route --stratum`); [] otherwise. */
+    strata: StratumEvidence[];
     decision: Pick<Decision, 'action' | 'reason' | 'rule' | 'evidence'>;
   };
   /** Outcomes of the stable version outside any canary window (for context). */
@@ -111,8 +141,8 @@ function roleStatus(
   const base = { role, stableVersion: roleState.stable, stableOutcomes: counts(stableArm), rejected: roleState.rejected };
   const canary = roleState.canary;
   if (!canary) return { ...base, canary: null };
-  const window = windowStats(canaryWindow(aggregates, canary));
   const { decision, policy } = judge(canary);
+  const evidence = decision.evidence;
   return {
     ...base,
     canary: {
@@ -123,11 +153,35 @@ function roleStatus(
       steps: canary.steps,
       step: canary.steps.length > 0 ? canary.stepIndex + 1 : null,
       startedAt: canary.startedAt,
-      stable: counts(window.stable),
-      canary: counts(window.canary),
-      decision: { action: decision.action, reason: decision.reason, rule: decision.rule, evidence: decision.evidence },
+      stable: { tasks: evidence.stable.tasks, passed: evidence.stable.passed },
+      canary: { tasks: evidence.canary.tasks, passed: evidence.canary.passed },
+      awaiting: evidence.awaiting ?? { stable: 0, canary: 0 },
+      epochs: epochStatuses(canary, decision),
+      attrition: evidence.attrition ?? null,
+      strata: evidence.strata ?? [],
+      decision: { action: decision.action, reason: decision.reason, rule: decision.rule, evidence },
     },
   };
+}
+
+/** The judge's per-epoch evidence with each epoch's start and SRM group. */
+function epochStatuses(canary: Canary, decision: Decision): EpochStatus[] {
+  const groups = decision.evidence.srm?.groups ?? [];
+  const byEpoch = new Map((decision.evidence.epochs ?? []).map((e) => [e.epoch, e]));
+  const arm = (e: { assigned: number; awaiting: number; timedOut: number; late: number; tasks: number; passed: number } | undefined): EpochArmStatus => ({
+    assigned: e?.assigned ?? 0,
+    awaiting: e?.awaiting ?? 0,
+    timedOut: e?.timedOut ?? 0,
+    late: e?.late ?? 0,
+    tasks: e?.tasks ?? 0,
+    passed: e?.passed ?? 0,
+  });
+  return canary.epochs.map((e) => {
+    const found = byEpoch.get(e.epoch);
+    const group = groups.find((g) => g.epochs.includes(e.epoch));
+    const srm = group ? { pValue: group.pValue, expectedShare: group.percentage / 100, observedShare: group.total > 0 ? group.canary / group.total : 0, holding: group.holding } : null;
+    return { epoch: e.epoch, percentage: e.percentage, startedAt: e.startedAt, stable: arm(found?.stable), canary: arm(found?.canary), difference: found?.difference ?? null, srm };
+  });
 }
 
 function counts(arm: ArmStats | undefined): ArmCounts {
