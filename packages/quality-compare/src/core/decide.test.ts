@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { compileSettings, decide, evidenceVerdict, prepareEvidence } from './decide.js';
 import { StatsInputError } from './errors.js';
 import { emptyCanaryEvidence } from './evidence.js';
-import { simulateCanary } from './simulate.js';
 import { addOutcome, emptyArmStats } from './stats.js';
 import { arm, evidenceOf, fair, settings, window } from './test-helpers.js';
 import { DecisionSchema, type ArmStats } from './types.js';
@@ -135,20 +134,6 @@ describe('sequential policy', () => {
       }),
       { numRuns: 200 },
     );
-  });
-
-  it('the simulator makes exactly the decisions decide makes, outcome by outcome', () => {
-    for (const policy of ['sequential', 'threshold'] as const) {
-      const compiled = compileSettings(settings({ policy }));
-      for (const [stablePassRate, canaryPassRate] of [[0.8, 0.8], [0.8, 0.6], [0.8, 0.9], [0.95, 0.9]] as const) {
-        for (let i = 0; i < 6; i++) {
-          simulateCanary(compiled, { stablePassRate, canaryPassRate, share: 0.2, maxCanaryTasks: 200, seed: 7 }, i, (step) => {
-            const d = decide(...window(arm(step.canaryPassed, step.canaryTasks), arm(step.stablePassed, step.stableTasks), 20), settings({ policy }));
-            expect([d.action, d.rule]).toEqual([step.action, step.rule]);
-          });
-        }
-      }
-    }
   });
 
   it('evidenceVerdict is the verdict of decide', () => {
