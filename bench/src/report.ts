@@ -149,8 +149,8 @@ function targetLines(r: BenchReport): TargetLine[] {
     for (const c of r.decisions.checks.filter((x) => x.binding)) {
       lines.push({
         section: 'decisions',
-        target: `sequential, canary ${c.canaryPassRate.toFixed(2)}: ${c.description}`,
-        measured: `${c.shown} (${fmtInt(t.canaries)} canaries${quick ? ', quick' : ''})`,
+        target: c.summary,
+        measured: `${c.shown} (today ${c.today}; ${c.kind === 'scenario' ? 'scenario table' : `${fmtInt(t.canaries)} canaries`}${quick ? ', quick' : ''})`,
         result: c.result === 'MET' ? 'MET' : 'MISSED',
         ...(c.result === 'MET' ? {} : { note: 'tune the sequential test constants in @bernstein/quality-compare (core/sequential.ts) and re-run the simulation' }),
       });

@@ -67,14 +67,23 @@ export {
   decisionQualityTable,
   simulate,
   simulateBoth,
-  simulateCanary,
-  type CanaryRun,
   type DecisionQualityTable,
   type QualityCheck,
   type QualityRow,
-  type Quantiles,
   type Rate,
   type SimulationParams,
   type SimulationResult,
-  type SimulationStep,
 } from './core/simulate.js';
+export {
+  simulateRun,
+  simulateScenario,
+  type ArmBehaviour,
+  type Delay,
+  type JudgeKind,
+  type Quantiles,
+  type RunResult,
+  type Scenario,
+  type ScenarioResult,
+  type StratumSpec,
+} from './core/simulate-engine.js';
+export { intervalWidth, scenarioTable, type ScenarioCell, type ScenarioRow, type ScenarioTable } from './core/simulate-table.js';

@@ -1,4 +1,4 @@
-import { profileLogLik, type PassCounts } from './likelihood.js';
+import { maxLogLik, profileLogLik, type PassCounts } from './likelihood.js';
 
 /**
  * The profile log-likelihood of the STANDARDIZED difference of pass rates over cells.
@@ -31,8 +31,8 @@ export interface Stratum {
 
 export interface Comparison {
   strata: Stratum[];
-  /** the standardized estimate sum_s w_s (canary rate_s - stable rate_s), each stratum's rate difference pooled over its cells by information */
-  estimate: number;
+  /** the standardized estimate sum_s w_s theta_s (each stratum's MLE of its difference); computed on first use */
+  readonly estimate: number;
 }
 
 /** A stratum's log-likelihood at a common difference theta. */
@@ -80,23 +80,102 @@ function solveScore(cells: readonly PassCounts[], target: number): number {
   return (lo + hi) / 2;
 }
 
+const mleCache = new WeakMap<readonly PassCounts[], number>();
+
 /** The unconstrained maximiser of a stratum's likelihood (its information-pooled difference). */
 function stratumMle(cells: readonly PassCounts[]): number {
   if (cells.length === 1) {
     const k = cells[0]!;
     return k.canaryPassed / k.canaryTasks - k.stablePassed / k.stableTasks;
   }
-  return solveScore(cells, 0);
+  let m = mleCache.get(cells);
+  if (m === undefined) mleCache.set(cells, (m = solveScore(cells, 0)));
+  return m;
 }
 
 export function comparison(strata: Stratum[]): Comparison {
-  let estimate = 0;
-  for (const s of strata) estimate += s.weight * stratumMle(s.cells);
-  return { strata, estimate };
+  let estimate: number | undefined;
+  return {
+    strata,
+    get estimate(): number {
+      if (estimate === undefined) {
+        estimate = 0;
+        for (const s of strata) estimate += s.weight * stratumMle(s.cells);
+      }
+      return estimate;
+    },
+  };
 }
 
-/** The strata's differences maximising the likelihood subject to sum_s w_s theta_s = c. */
+/** L_s'' by a central difference of the score (negative: L_s is concave); null where not finite. */
+function stratumCurvature(cells: readonly PassCounts[], theta: number): number | null {
+  const h = 1e-5;
+  const d = (stratumScore(cells, theta + h) - stratumScore(cells, theta - h)) / (2 * h);
+  return Number.isFinite(d) && d < 0 ? d : null;
+}
+
+/**
+ * The strata's differences maximising the likelihood subject to sum_s w_s theta_s = c: Newton's
+ * method on the Lagrange conditions, started from the quadratic approximation; bisection (exact,
+ * slower) when Newton leaves the feasible region or does not converge.
+ */
 function constrainedThetas(strata: readonly Stratum[], c: number): number[] {
+  const fast = newtonThetas(strata, c);
+  return fast ?? bisectThetas(strata, c);
+}
+
+function newtonThetas(strata: readonly Stratum[], c: number): number[] | null {
+  const n = strata.length;
+  const mle = strata.map((s) => stratumMle(s.cells));
+  const curv = mle.map((m, i) => stratumCurvature(strata[i]!.cells, m));
+  if (curv.some((x) => x === null)) return null;
+  // quadratic start: theta_s = mle_s - lambda w_s v_s with v_s = -1 / L_s''
+  let sumW2V = 0;
+  let est = 0;
+  for (let i = 0; i < n; i++) {
+    sumW2V += (strata[i]!.weight * strata[i]!.weight) / -curv[i]!;
+    est += strata[i]!.weight * mle[i]!;
+  }
+  let lambda = (est - c) / sumW2V;
+  const thetas = mle.map((m, i) => m - (lambda * strata[i]!.weight) / -curv[i]!);
+  for (let outer = 0; outer < 30; outer++) {
+    // inner: each theta_s solves L_s'(theta) = lambda w_s
+    let slope = 0;
+    for (let i = 0; i < n; i++) {
+      const cells = strata[i]!.cells;
+      const target = lambda * strata[i]!.weight;
+      let th = thetas[i]!;
+      let converged = false;
+      for (let k = 0; k < 30; k++) {
+        const g = stratumScore(cells, th) - target;
+        const h2 = stratumCurvature(cells, th);
+        if (!Number.isFinite(g) || h2 === null) return null;
+        const next = th - g / h2;
+        if (!(next > -1 && next < 1)) return null;
+        const done = Math.abs(next - th) < 1e-9; // the numeric score is accurate to ~1e-9 in theta
+        th = next;
+        if (done) {
+          converged = true;
+          break;
+        }
+      }
+      if (!converged) return null;
+      thetas[i] = th;
+      const h2 = stratumCurvature(cells, th);
+      if (h2 === null) return null;
+      slope += (strata[i]!.weight * strata[i]!.weight) / h2; // d(sum w theta)/d lambda
+    }
+    let avg = 0;
+    for (let i = 0; i < n; i++) avg += strata[i]!.weight * thetas[i]!;
+    const resid = avg - c;
+    if (Math.abs(resid) < 1e-9) return thetas;
+    if (!(slope < 0)) return null;
+    lambda -= resid / slope;
+  }
+  return null;
+}
+
+function bisectThetas(strata: readonly Stratum[], c: number): number[] {
   const thetaAt = (lambda: number) => strata.map((s) => solveScore(s.cells, lambda * s.weight));
   const avg = (t: readonly number[]) => t.reduce((acc, x, i) => acc + strata[i]!.weight * x, 0);
   // avg(thetaAt(lambda)) is nonincreasing in lambda: bracket c, then bisect
@@ -110,7 +189,7 @@ function constrainedThetas(strata: readonly Stratum[], c: number): number[] {
     else hi = mid;
   }
   const thetas = thetaAt((lo + hi) / 2);
-  // put the rounding residual on the stratum with the most room so the constraint holds exactly
+  // put the rounding residual on the heaviest stratum so the constraint holds exactly
   const resid = c - avg(thetas);
   if (resid !== 0) {
     let best = 0;
@@ -118,6 +197,38 @@ function constrainedThetas(strata: readonly Stratum[], c: number): number[] {
     thetas[best] = Math.max(-1, Math.min(1, thetas[best]! + resid / strata[best]!.weight));
   }
   return thetas;
+}
+
+const curvCache = new WeakMap<readonly PassCounts[], number | null>();
+
+/**
+ * A lower bound of L(c), cheap: the likelihood at one feasible point (the quadratic
+ * approximation's optimum, each stratum moved from its MLE in proportion to w_s / information).
+ * Exact with one stratum. The verdict uses it to skip the exact solve when even this bound shows
+ * the evidence is far from a threshold.
+ */
+export function feasibleLogLik(cmp: Comparison, c: number): number {
+  const strata = cmp.strata;
+  if (strata.length === 1) return standardizedLogLik(cmp, c);
+  let sumW2V = 0;
+  let est = 0;
+  const v: number[] = [];
+  for (const st of strata) {
+    let h = curvCache.get(st.cells);
+    if (h === undefined) curvCache.set(st.cells, (h = stratumCurvature(st.cells, stratumMle(st.cells))));
+    if (h === null) return standardizedLogLik(cmp, c);
+    v.push(-1 / h);
+    sumW2V += st.weight * st.weight * v[v.length - 1]!;
+    est += st.weight * stratumMle(st.cells);
+  }
+  const lambda = (est - c) / sumW2V;
+  let total = 0;
+  for (let i = 0; i < strata.length; i++) {
+    const st = strata[i]!;
+    const theta = Math.max(-1, Math.min(1, stratumMle(st.cells) - lambda * st.weight * v[i]!));
+    total += stratumLogLik(st.cells, theta);
+  }
+  return total;
 }
 
 /** L(c): the profile log-likelihood of the standardized difference (-Infinity where impossible). */
@@ -131,10 +242,13 @@ export function standardizedLogLik(cmp: Comparison, c: number): number {
   return s;
 }
 
-/** The unconstrained maximum of the log-likelihood (every stratum at its own MLE). */
-export function maxStandardizedLogLik(cmp: Comparison): number {
+/**
+ * An upper bound of max_c L(c): every cell at its own unconstrained maximum (closed form). The
+ * verdict's shortcuts only need a bound: no e-value term exceeds exp(bound - L(null)).
+ */
+export function maxLogLikBound(cmp: Comparison): number {
   let s = 0;
-  for (const st of cmp.strata) s += stratumLogLik(st.cells, stratumMle(st.cells));
+  for (const st of cmp.strata) for (const k of st.cells) s += maxLogLik(k);
   return s;
 }
 

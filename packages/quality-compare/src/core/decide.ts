@@ -105,7 +105,7 @@ export interface PreparedEvidence {
 
 const tally = (): PassTally => ({ tasks: 0, passed: 0 });
 
-function epochMap(epochs: readonly EpochConfig[]): Map<number, number> {
+export function epochMap(epochs: readonly EpochConfig[]): Map<number, number> {
   if (!Array.isArray(epochs)) throw new StatsInputError('epochs must be an array of { epoch, percentage }');
   const map = new Map<number, number>();
   for (const e of epochs) {
@@ -136,8 +136,12 @@ function checkCell(c: EvidenceCell): void {
 }
 
 export function prepareEvidence(evidence: CanaryEvidence, epochs: readonly EpochConfig[], context: DecideContext = {}): PreparedEvidence {
+  return prepareWithMap(evidence, epochMap(epochs), context);
+}
+
+/** prepareEvidence with the epochs already checked and mapped (the simulator's hot path). */
+export function prepareWithMap(evidence: CanaryEvidence, map: ReadonlyMap<number, number>, context: DecideContext = {}): PreparedEvidence {
   if (evidence === null || typeof evidence !== 'object' || !Array.isArray(evidence.cells)) throw new StatsInputError('evidence must be a CanaryEvidence (see emptyCanaryEvidence)');
-  const map = epochMap(epochs);
   let currentEpoch: number | null = null;
   if (context.currentEpoch !== undefined) {
     percentageOf(map, context.currentEpoch);

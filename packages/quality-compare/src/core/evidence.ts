@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assertCount, StatsInputError } from './errors.js';
-import { addOutcome, emptyArmStats } from './stats.js';
+import { addOutcomeInPlace, emptyArmStats } from './stats.js';
 import { ArmStatsSchema, type ArmStats, type OutcomeSample } from './types.js';
 
 /**
@@ -246,7 +246,7 @@ export function foldCanaryOutcome(ev: CanaryEvidence, o: CanaryResolution): Cana
   const ea = epochArm(ev, epoch, arm);
   if (o.kind === 'late') {
     ea.late += 1;
-    ea.outcomes = addOutcome(ea.outcomes, o.sample);
+    addOutcomeInPlace(ea.outcomes, o.sample);
     return ev;
   }
   if (o.kind !== 'outcome' && o.kind !== 'timeout') throw new StatsInputError(`resolution kind must be outcome, timeout or late, got ${String(o.kind)}`);
@@ -254,7 +254,7 @@ export function foldCanaryOutcome(ev: CanaryEvidence, o: CanaryResolution): Cana
   const passed = timedOut ? false : o.sample.passed;
   const gates = timedOut ? undefined : o.sample.gates;
   if (timedOut) ea.timedOut += 1;
-  else ea.outcomes = addOutcome(ea.outcomes, o.sample);
+  else addOutcomeInPlace(ea.outcomes, o.sample);
   if (p === undefined) {
     // never seen assigned (ledger started mid-canary): no routing order to wait for
     ea.unassigned += 1;

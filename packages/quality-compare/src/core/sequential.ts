@@ -1,4 +1,4 @@
-import { maxStandardizedLogLik, standardizedLogLik, standardizedVariance, type Comparison } from './comparison.js';
+import { feasibleLogLik, maxLogLikBound, standardizedLogLik, standardizedVariance, type Comparison } from './comparison.js';
 
 /**
  * The sequential policy: two one-sided mixture generalized sequential probability ratio tests on
@@ -32,18 +32,17 @@ export const SEQUENTIAL_CONSTANTS = Object.freeze({
   alphaGates: 0.01,
   /** Regressions the rollback test is built to catch: large ones fast, small ones eventually (no dead zone). */
   rollbackMixture: freeze([
-    [0.3, 0.4],
-    [0.2, 0.3],
-    [0.1, 0.2],
-    [0.05, 0.1],
+    [0.3, 0.62],
+    [0.14, 0.34],
+    [0.05, 0.04],
   ]),
   /**
    * Alternatives of the promote test, in multiples of the margin scale above the null -m:
    * "as good as stable" (Delta = 0) and "better by the margin" (Delta = +m).
    */
   promoteMixture: freeze([
-    [1, 0.5],
-    [2, 0.5],
+    [1, 0.7],
+    [2, 0.3],
   ]),
   /** Floor of the margin scale used for the promote alternatives (so margin 0 still works). */
   minPromoteScale: 0.02,
@@ -119,21 +118,15 @@ export function logEvidenceBetter(cmp: Comparison, theta0: number, p: Sequential
  * The sequential verdict: -1 roll back, +1 promote, 0 continue (min-tasks and the other gates
  * are the caller's). Requires at least one cell with outcomes on both arms.
  *
- * Shortcuts are exact: by concavity of L, E_R <= 1 when the estimate is not below 0, and every
- * term of E_R is <= exp(max L - L(0)); likewise for E_P.
+ * The shortcut is exact: every term of E_R is <= exp(bound - L(0)) with `bound` >= max L, so
+ * the mixture is only computed when that bound reaches the threshold; likewise for E_P.
  */
 export function sequentialVerdict(cmp: Comparison, p: SequentialParams, allowPromote = true): -1 | 0 | 1 {
-  const diff = cmp.estimate;
-  let lmax: number | undefined;
-  if (diff < 0) {
-    lmax = maxStandardizedLogLik(cmp);
-    const l0 = standardizedLogLik(cmp, 0);
-    if (lmax - l0 >= p.logThresholdRollback && logEvidenceWorse(cmp, 0, p) >= p.logThresholdRollback) return -1;
-  }
-  if (allowPromote && diff > -p.margin) {
-    lmax ??= maxStandardizedLogLik(cmp);
-    const l0 = standardizedLogLik(cmp, -p.margin);
-    if (lmax - l0 >= p.logThresholdPromote && logEvidenceBetter(cmp, -p.margin, p) >= p.logThresholdPromote) return 1;
+  // feasibleLogLik <= L, so bound - feasibleLogLik >= bound - L: skipping on it is exact
+  const lmax = maxLogLikBound(cmp);
+  if (lmax - feasibleLogLik(cmp, 0) >= p.logThresholdRollback && lmax - standardizedLogLik(cmp, 0) >= p.logThresholdRollback && logEvidenceWorse(cmp, 0, p) >= p.logThresholdRollback) return -1;
+  if (allowPromote) {
+    if (lmax - feasibleLogLik(cmp, -p.margin) >= p.logThresholdPromote && lmax - standardizedLogLik(cmp, -p.margin) >= p.logThresholdPromote && logEvidenceBetter(cmp, -p.margin, p) >= p.logThresholdPromote) return 1;
   }
   return 0;
 }

@@ -1,31 +1,21 @@
-import { compileSettings, evidenceVerdict, prepareEvidence, type CompiledSettings } from './decide.js';
-import { emptyCanaryEvidence, foldCanaryAssignment, foldCanaryOutcome } from './evidence.js';
-import { Xoshiro128 } from './rng.js';
+import { simulateScenario, type JudgeKind, type Quantiles, type Scenario } from './simulate-engine.js';
 import { DEFAULT_DECISION_SETTINGS, type DecisionSettings, type Policy } from './types.js';
 
 /**
- * Monte-Carlo simulation of canaries under continuous evaluation.
- *
- * Each simulated canary is a stream of tasks: a task goes to the canary with probability `share`
- * (else to stable) and passes with its arm's pass rate. After EVERY outcome (stable or canary) the
- * decision is evaluated exactly as `decide` would on the pooled counts (one epoch at
- * percentage = share * 100, no metrics so no guardrails, SRM hold included); the canary ends at
- * the first promote / rollback, or as undecided after `maxCanaryTasks` canary outcomes.
- *
- * Streams are a function of (seed, canary index) only and every task draws exactly two random
- * numbers, so both policies see the same tasks for the same seed.
+ * The SPEC's design point: stable 0.80, canary share 20 %, evaluated after every outcome,
+ * outcomes reporting at once, min_canary_tasks 10, margin 0.10. Each row runs the same streams
+ * through the sequential policy as decided now ('now', the production path), the previous
+ * sequential rule ('today', baseline-today.ts) and the seed's threshold rule.
  */
 
 export interface SimulationParams {
-  /** Decision settings; `policy` selects the policy. Guardrails are irrelevant (no metrics). */
   settings?: DecisionSettings;
   stablePassRate: number;
   canaryPassRate: number;
   /** Canary's share of tasks, in (0, 1]. */
   share: number;
-  /** Number of simulated canaries. */
   canaries: number;
-  /** Horizon: a canary still undecided after this many canary outcomes is 'undecided'. */
+  /** a canary still undecided after this many canary tasks is 'undecided' */
   maxCanaryTasks: number;
   seed: number;
 }
@@ -35,14 +25,11 @@ export interface Rate {
   rate: number;
 }
 
-export interface Quantiles {
-  /** nearest-rank median, null when there were none */
-  median: number | null;
-  p90: number | null;
-}
+export type { Quantiles };
 
 export interface SimulationResult {
   policy: Policy;
+  judge: JudgeKind;
   stablePassRate: number;
   canaryPassRate: number;
   share: number;
@@ -52,25 +39,9 @@ export interface SimulationResult {
   promoted: Rate;
   rolledBack: Rate;
   undecided: Rate;
-  /** Canary outcomes at the moment of the decision. */
+  /** canary tasks at the moment of the decision */
   canaryTasksToDecision: { promote: Quantiles; rollback: Quantiles };
   elapsedMs: number;
-}
-
-export interface CanaryRun {
-  action: 'promote' | 'rollback' | 'undecided';
-  canaryTasks: number;
-  stableTasks: number;
-}
-
-/** One evaluation step, for tracing (tests compare it with `decide`). */
-export interface SimulationStep {
-  stablePassed: number;
-  stableTasks: number;
-  canaryPassed: number;
-  canaryTasks: number;
-  action: 'promote' | 'rollback' | 'continue';
-  rule: string;
 }
 
 function validate(p: SimulationParams): void {
@@ -81,83 +52,49 @@ function validate(p: SimulationParams): void {
   if (!Number.isInteger(p.maxCanaryTasks) || p.maxCanaryTasks < 1) throw new RangeError('maxCanaryTasks must be an integer >= 1');
 }
 
-/** Simulate canary number `index` of a run (exported for tests and tracing). */
-export function simulateCanary(
-  compiled: CompiledSettings,
-  p: Omit<SimulationParams, 'settings' | 'canaries'>,
-  index: number,
-  trace?: (step: SimulationStep) => void,
-): CanaryRun {
-  const rng = new Xoshiro128(p.seed, index);
-  const share = p.share;
-  const epochs = [{ epoch: 0, percentage: share * 100 }];
-  const ev = emptyCanaryEvidence();
-  let nc = 0;
-  let ns = 0;
-  for (let t = 0; nc < p.maxCanaryTasks; t++) {
-    const route = rng.next();
-    const outcome = rng.next();
-    const arm = route < share ? 'canary' : 'stable';
-    const taskId = String(t);
-    foldCanaryAssignment(ev, { taskId, epoch: 0, arm });
-    foldCanaryOutcome(ev, { taskId, epoch: 0, arm, kind: 'outcome', sample: { passed: outcome < (arm === 'canary' ? p.canaryPassRate : p.stablePassRate) } });
-    if (arm === 'canary') nc++;
-    else ns++;
-    const v = evidenceVerdict(compiled, prepareEvidence(ev, epochs));
-    if (trace) {
-      const c = ev.cells[0]!;
-      trace({ stablePassed: c.stable.passed, stableTasks: c.stable.tasks, canaryPassed: c.canary.passed, canaryTasks: c.canary.tasks, action: v.action, rule: v.rule });
-    }
-    if (v.action !== 'continue') return { action: v.action, canaryTasks: nc, stableTasks: ns };
-  }
-  return { action: 'undecided', canaryTasks: nc, stableTasks: ns };
+export function designScenario(p: Omit<SimulationParams, 'canaries' | 'seed'>): Scenario {
+  return {
+    stable: p.stablePassRate,
+    canaryDelta: p.canaryPassRate - p.stablePassRate,
+    shares: [{ fromTick: 0, percentage: p.share * 100 }],
+    maxCanaryTasks: p.maxCanaryTasks,
+    settings: p.settings ?? DEFAULT_DECISION_SETTINGS,
+  };
 }
 
-function quantiles(values: number[]): Quantiles {
-  if (values.length === 0) return { median: null, p90: null };
-  const sorted = Float64Array.from(values).sort();
-  const rank = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
-  return { median: rank(0.5), p90: rank(0.9) };
-}
-
-export function simulate(params: SimulationParams): SimulationResult {
+/** Simulate canaries at one design point under one judge ('today' is the previous sequential rule). */
+export function simulate(params: SimulationParams, judge: JudgeKind = 'now'): SimulationResult {
   validate(params);
   const settings = params.settings ?? DEFAULT_DECISION_SETTINGS;
-  const compiled = compileSettings(settings);
-  const start = performance.now();
-  const promoteAt: number[] = [];
-  const rollbackAt: number[] = [];
-  let undecided = 0;
-  for (let i = 0; i < params.canaries; i++) {
-    const run = simulateCanary(compiled, params, i);
-    if (run.action === 'promote') promoteAt.push(run.canaryTasks);
-    else if (run.action === 'rollback') rollbackAt.push(run.canaryTasks);
-    else undecided++;
-  }
+  if (judge === 'today' && settings.policy !== 'sequential') throw new RangeError("the 'today' baseline is the previous sequential rule");
+  const r = simulateScenario(designScenario(params), judge, params.canaries, params.seed);
   const n = params.canaries;
-  const rate = (count: number): Rate => ({ count, rate: count / n });
+  const rate = (x: number): Rate => ({ count: Math.round(x * n), rate: x });
   return {
     policy: settings.policy,
+    judge,
     stablePassRate: params.stablePassRate,
     canaryPassRate: params.canaryPassRate,
     share: params.share,
     canaries: n,
     maxCanaryTasks: params.maxCanaryTasks,
     seed: params.seed,
-    promoted: rate(promoteAt.length),
-    rolledBack: rate(rollbackAt.length),
-    undecided: rate(undecided),
-    canaryTasksToDecision: { promote: quantiles(promoteAt), rollback: quantiles(rollbackAt) },
-    elapsedMs: performance.now() - start,
+    promoted: rate(r.promoted),
+    rolledBack: rate(r.rolledBack),
+    undecided: rate(r.undecided),
+    canaryTasksToDecision: { promote: r.canaryTasksToPromote, rollback: r.canaryTasksToRollback },
+    elapsedMs: r.elapsedMs,
   };
 }
 
-/** Both policies on the same simulated streams (same seed => same tasks and outcomes). */
-export function simulateBoth(params: SimulationParams): { sequential: SimulationResult; threshold: SimulationResult } {
+/** The sequential policy now, the previous sequential rule and the threshold rule on the same streams. */
+export function simulateBoth(params: SimulationParams): { sequential: SimulationResult; today: SimulationResult; threshold: SimulationResult } {
   const settings = params.settings ?? DEFAULT_DECISION_SETTINGS;
+  const seq = { ...params, settings: { ...settings, policy: 'sequential' as const } };
   return {
-    sequential: simulate({ ...params, settings: { ...settings, policy: 'sequential' } }),
-    threshold: simulate({ ...params, settings: { ...settings, policy: 'threshold' } }),
+    sequential: simulate(seq, 'now'),
+    today: simulate(seq, 'today'),
+    threshold: simulate({ ...params, settings: { ...settings, policy: 'threshold' } }, 'now'),
   };
 }
 
@@ -166,8 +103,7 @@ export function simulateBoth(params: SimulationParams): { sequential: Simulation
 
 export interface QualityCheck {
   id: string;
-  /** 'target': a SPEC target (binding for the sequential policy, shown for threshold as the baseline);
-   *  'baseline': the SPEC's description of the seed rule's weakness (threshold only). */
+  /** 'target': a SPEC target (binding for the sequential policy now); 'baseline': the SPEC's description of the seed rule's weakness */
   kind: 'target' | 'baseline';
   policy: Policy;
   canaryPassRate: number;
@@ -176,6 +112,8 @@ export interface QualityCheck {
   comparator: '<=' | '>=' | 'between';
   bound: number | [number, number];
   value: number | null;
+  /** the previous sequential rule's value of the same metric (targets only) */
+  today: number | null;
   pass: boolean;
 }
 
@@ -183,6 +121,7 @@ export interface QualityRow {
   canaryPassRate: number;
   label: string;
   sequential: SimulationResult;
+  today: SimulationResult;
   threshold: SimulationResult;
   checks: QualityCheck[];
 }
@@ -244,7 +183,7 @@ function metricValue(r: SimulationResult, metric: QualityCheck['metric']): numbe
 
 /**
  * The SPEC's decision-quality rows (stable 0.80, canary share 20 %, evaluation after every outcome,
- * min_canary_tasks 10, margin 0.10, horizon 1,000 canary tasks) for both policies on the same
+ * min_canary_tasks 10, margin 0.10, horizon 1,000 canary tasks) for the three rules on the same
  * streams, with each target's pass/fail. `quick` uses at most 300 canaries per row.
  */
 export function decisionQualityTable(options: { canaries?: number; seed?: number; quick?: boolean; maxCanaryTasks?: number } = {}): DecisionQualityTable {
@@ -256,18 +195,30 @@ export function decisionQualityTable(options: { canaries?: number; seed?: number
   const stablePassRate = 0.8;
   const share = 0.2;
   const rows: QualityRow[] = SPEC_ROWS.map((spec) => {
-    const both = simulateBoth({ settings, stablePassRate, canaryPassRate: spec.canaryPassRate, share, canaries, maxCanaryTasks, seed });
+    const all = simulateBoth({ settings, stablePassRate, canaryPassRate: spec.canaryPassRate, share, canaries, maxCanaryTasks, seed });
     const checks: QualityCheck[] = [];
-    for (const policy of ['sequential', 'threshold'] as const) {
-      for (const t of spec.targets) {
-        const value = metricValue(both[policy], t.metric);
+    for (const t of spec.targets) {
+      for (const policy of ['sequential', 'threshold'] as const) {
+        const value = metricValue(all[policy], t.metric);
         const pass = value !== null && (t.comparator === '<=' ? value <= t.bound : value >= t.bound);
-        checks.push({ id: `${policy}:${spec.canaryPassRate}:${t.metric}`, kind: 'target', policy, canaryPassRate: spec.canaryPassRate, description: t.description, metric: t.metric, comparator: t.comparator, bound: t.bound, value, pass });
+        checks.push({
+          id: `${policy}:${spec.canaryPassRate}:${t.metric}`,
+          kind: 'target',
+          policy,
+          canaryPassRate: spec.canaryPassRate,
+          description: t.description,
+          metric: t.metric,
+          comparator: t.comparator,
+          bound: t.bound,
+          value,
+          today: policy === 'sequential' ? metricValue(all.today, t.metric) : null,
+          pass,
+        });
       }
     }
     if (spec.baseline) {
       const b = spec.baseline;
-      const value = metricValue(both.threshold, b.metric);
+      const value = metricValue(all.threshold, b.metric);
       checks.push({
         id: `threshold:${spec.canaryPassRate}:baseline`,
         kind: 'baseline',
@@ -278,10 +229,11 @@ export function decisionQualityTable(options: { canaries?: number; seed?: number
         comparator: 'between',
         bound: b.bound,
         value,
+        today: null,
         pass: value !== null && value >= b.bound[0] && value <= b.bound[1],
       });
     }
-    return { canaryPassRate: spec.canaryPassRate, label: spec.label, sequential: both.sequential, threshold: both.threshold, checks };
+    return { canaryPassRate: spec.canaryPassRate, label: spec.label, sequential: all.sequential, today: all.today, threshold: all.threshold, checks };
   });
   return {
     stablePassRate,

@@ -52,6 +52,37 @@ export function addOutcome(arm: ArmStats, outcome: OutcomeSample): ArmStats {
   };
 }
 
+/** Fold one outcome into `arm` in place (the evidence fold's hot path; `addOutcome` is the pure form). */
+export function addOutcomeInPlace(arm: ArmStats, outcome: OutcomeSample): ArmStats {
+  arm.tasks += 1;
+  if (outcome.passed) arm.passed += 1;
+  if (outcome.gates !== undefined) {
+    for (const name in outcome.gates) {
+      const ok = outcome.gates[name] === true ? 1 : 0;
+      const g = arm.gates[name];
+      if (g === undefined) arm.gates[name] = { tasks: 1, passed: ok };
+      else {
+        g.tasks += 1;
+        g.passed += ok;
+      }
+    }
+  }
+  if (outcome.costUsd !== undefined) arm.costUsd = addValue(arm.costUsd, outcome.costUsd);
+  if (outcome.durationMs !== undefined) arm.durationMs = addValue(arm.durationMs, outcome.durationMs);
+  return arm;
+}
+
+function addValue(m: MetricSummary | null, value: number): MetricSummary {
+  if (!Number.isFinite(value)) throw new RangeError(`metric value must be a finite number, got ${value}`);
+  if (m === null) return metricOf(value);
+  m.n += 1;
+  m.sum += value;
+  m.sumSq += value * value;
+  if (value < m.min) m.min = value;
+  if (value > m.max) m.max = value;
+  return m;
+}
+
 function mergeGates(a: Record<string, GateCounts>, b: Record<string, GateCounts>): Record<string, GateCounts> {
   const out: Record<string, GateCounts> = {};
   for (const [name, g] of Object.entries(a)) out[name] = { tasks: g.tasks, passed: g.passed };
