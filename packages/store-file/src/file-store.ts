@@ -117,6 +117,8 @@ export class FileStore implements RolloutStore {
   /** Units of work of this process waiting for their turn, in order. */
   private readonly units: Array<{ run: (lock: LockHandle) => Promise<void>; fail: (error: unknown) => void }> = [];
   private runningUnits = false;
+  /** Settles when the queue has run dry and the lock is released. */
+  private unitsRunning: Promise<void> = Promise.resolve();
 
   /**
    * Run the queued units of work one after another. Units that queue while one runs take the
@@ -129,7 +131,7 @@ export class FileStore implements RolloutStore {
   private runUnits(): void {
     if (this.runningUnits) return;
     this.runningUnits = true;
-    void (async () => {
+    this.unitsRunning = (async () => {
       try {
         while (this.units.length > 0) {
           const leased = performance.now();
@@ -152,8 +154,6 @@ export class FileStore implements RolloutStore {
   }
 
   async close(): Promise<void> {
-    if (this.aggregatesFlush) clearTimeout(this.aggregatesFlush);
-    this.aggregatesFlush = undefined;
     // Best effort: a busy lock or a read-only folder leaves the derived copy behind, not wrong.
     await this.flushAggregates().catch(() => undefined);
     this.ledger.closeReader();
@@ -267,7 +267,6 @@ export class FileStore implements RolloutStore {
   private aggregatesMemo: { loaded: LoadedAggregates; ino: number } | undefined;
   /** Where and when this process last saved aggregates.json. */
   private aggregatesSaved: { offset: number; at: number } | undefined;
-  private aggregatesFlush: NodeJS.Timeout | undefined;
 
   /**
    * The aggregates caught up with the ledger. Callers copy before folding into them, except a unit
@@ -288,31 +287,34 @@ export class FileStore implements RolloutStore {
 
   /**
    * aggregates.json is derived (readers fold the ledger after its cursor), so a busy process saves
-   * it at most every AGGREGATES_SAVE_MS or AGGREGATES_SAVE_BYTES of ledger, and once it goes
-   * idle; a short-lived one (the CLI) saves at its first commit, as before. Call under the lock.
+   * it at most every AGGREGATES_SAVE_MS or AGGREGATES_SAVE_BYTES of ledger (at a commit), and on
+   * close(); a short-lived one (the CLI) saves at its first commit, as before. Call under the lock.
    */
   private async saveAggregatesIfDue(loaded: LoadedAggregates, lock: LockHandle, force: boolean): Promise<void> {
     const saved = this.aggregatesSaved;
     const now = Date.now();
     if (saved !== undefined && saved.offset === loaded.cursor.offset) return;
     if (!force && saved !== undefined && loaded.cursor.offset - saved.offset < AGGREGATES_SAVE_BYTES && now - saved.at < AGGREGATES_SAVE_MS) {
-      this.aggregatesFlush ??= setTimeout(() => {
-        this.aggregatesFlush = undefined;
-        void this.flushAggregates().catch(() => undefined);
-      }, AGGREGATES_SAVE_MS).unref();
+      this.aggregatesDeferred = true;
       return;
     }
     // writeFileAtomic checks that the lock is still ours right before it replaces the file.
     await this.aggregateCache.save(loaded);
     this.aggregatesSaved = { offset: loaded.cursor.offset, at: now };
+    this.aggregatesDeferred = false;
   }
 
-  /** Save the folded aggregates now, if this process holds a fold newer than what it saved. */
+  /** A commit left its fold unsaved (see saveAggregatesIfDue): close() saves it. */
+  private aggregatesDeferred = false;
+
+  /**
+   * Save the folded aggregates now, if this process holds a fold newer than what it saved (on
+   * close). Best effort and bounded: a lock another process holds leaves the derived copy behind.
+   */
   private async flushAggregates(): Promise<void> {
-    if (this.aggregatesMemo === undefined || this.aggregatesSaved?.offset === this.aggregatesMemo.loaded.cursor.offset) return;
-    await this.transaction({ roles: [] }, async (tx) => {
-      await (tx as FileTransaction).saveAggregates();
-    });
+    await this.unitsRunning;
+    if (!this.aggregatesDeferred || this.aggregatesMemo === undefined) return;
+    await withProjectLock(this.paths, async (lock) => this.saveAggregatesIfDue(await this.caughtUpAggregates(), lock, true), { timeoutMs: 250 });
   }
 
   async listAlerts(filter: { status?: OutboxEntry['status']; role?: string } = {}): Promise<OutboxEntry[]> {
@@ -408,10 +410,6 @@ class FileTransaction implements StoreTransaction {
     if (this.loadedAggregates && this.aggregatesDirty) await this.store.internals.saveAggregatesIfDue(this.loadedAggregates, this.lock, false);
   }
 
-  /** Catch the aggregates up with the ledger and save them now. */
-  async saveAggregates(): Promise<void> {
-    await this.store.internals.saveAggregatesIfDue(await this.currentAggregates(), this.lock, true);
-  }
 
   getVersion(id: string) {
     return this.store.getVersion(id);
