@@ -72,8 +72,17 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
     return hash;
   };
 
-  /** Announce transitions committed since we last looked (ours or another process's). */
-  const noticeTransitions = async (): Promise<void> => {
+  /** The state revision the audit log was last read at: every transition bumps it. */
+  let noticedRevision: number | undefined;
+
+  /**
+   * Announce transitions committed since we last looked (ours or another process's). `revision`:
+   * the state's revision now, when the caller has it; unchanged means nothing to read.
+   */
+  const noticeTransitions = async (revision?: number): Promise<void> => {
+    const current = revision ?? (await store.loadState()).revision;
+    if (auditCursor !== undefined && current === noticedRevision) return;
+    noticedRevision = current;
     if (auditCursor === undefined) {
       // First look: everything so far is history, not news.
       let after: AuditCursor | null = null;
@@ -114,7 +123,7 @@ export function createRolloutFacade(rollout: Rollout, options: RolloutFacadeOpti
       }));
       const fresh = routed.filter((r) => !r.sticky).length;
       if (fresh > 0) emit({ type: 'routed', role, tasks: fresh });
-      await noticeTransitions();
+      await noticeTransitions(state.revision);
       return routed;
     };
 

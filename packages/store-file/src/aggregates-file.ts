@@ -1,4 +1,4 @@
-import { defineJsonDocument, defineLogCheckpoints, isBernsteinError, withProjectLock, type ProjectPaths } from '@bernstein/store';
+import { defineJsonDocument, defineLogCheckpoints, isBernsteinError, withProjectLock, writeJsonAtomic, type ProjectPaths } from '@bernstein/store';
 import type { LedgerRecord } from '@bernstein/prompt-versions';
 import { AGGREGATE_FOLD_VERSION, AggregateStateSchema, foldInto, type AggregateState } from '@bernstein/rollout';
 import { stat } from 'node:fs/promises';
@@ -75,13 +75,22 @@ export class FileAggregates {
     return { file, warnings: [] };
   }
 
-  /** Load and fold in whatever the ledger gained since the copy was saved. */
-  async current(options: { saveIfFarBehind: boolean }): Promise<LoadedAggregates> {
-    const loaded = await this.loadSaved();
-    let file = loaded.file;
-    const warnings = loaded.warnings;
-    const checkpoint = await aggregateCheckpoints.latest(this.paths.checkpoints, this.paths.ledger, { after: file.cursor.offset, upTo: await ledgerSize(this.paths.ledger) });
-    if (checkpoint && checkpoint.state.foldVersion === AGGREGATE_FOLD_VERSION) file = { ...checkpoint.state, cursor: checkpoint.cursor };
+  /**
+   * Load and fold in whatever the ledger gained since the copy was saved, or, with `after`, since
+   * that fold (one this process keeps in memory; it is copied, not changed).
+   */
+  async current(options: { saveIfFarBehind: boolean; after?: Pick<LoadedAggregates, 'states' | 'cursor'> }): Promise<LoadedAggregates> {
+    let file: Pick<AggregatesFile, 'cursor' | 'states'>;
+    let warnings: string[] = [];
+    if (options.after) {
+      file = { cursor: options.after.cursor, states: Object.fromEntries(structuredClone(options.after.states)) };
+    } else {
+      const loaded = await this.loadSaved();
+      file = loaded.file;
+      warnings = loaded.warnings;
+      const checkpoint = await aggregateCheckpoints.latest(this.paths.checkpoints, this.paths.ledger, { after: file.cursor.offset, upTo: await ledgerSize(this.paths.ledger) });
+      if (checkpoint && checkpoint.state.foldVersion === AGGREGATE_FOLD_VERSION) file = { ...checkpoint.state, cursor: checkpoint.cursor };
+    }
     const states = new Map(Object.entries(file.states));
     const from = file.cursor.offset;
     const batch: LedgerRecord[] = [];
@@ -98,7 +107,8 @@ export class FileAggregates {
   /** Save (the caller holds the project lock). */
   async save(aggregates: Pick<LoadedAggregates, 'states' | 'cursor'>, options: { checkpointEveryBytes?: number } = {}): Promise<void> {
     const file: AggregatesFile = { schemaVersion: 2, foldVersion: AGGREGATE_FOLD_VERSION, cursor: aggregates.cursor, states: Object.fromEntries(aggregates.states) };
-    await aggregatesDocument.save(this.paths.aggregates, file);
+    // No fsync: a copy lost or torn by a power failure is rebuilt from the ledger (which is synced).
+    await writeJsonAtomic(this.paths.aggregates, file, { durable: false });
     await aggregateCheckpoints.saveIfDue(this.paths.checkpoints, this.paths.ledger, { cursor: aggregates.cursor, state: file }, { everyBytes: options.checkpointEveryBytes });
   }
 

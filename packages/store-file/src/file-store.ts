@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { BernsteinError, projectPaths, withProjectLock, type LockHandle, type ProjectPaths } from '@bernstein/store';
 import type { AssignmentRecord, LateOutcomeRecord, LedgerRecord, OutcomeRecord, RegisterResult, RoleBundle, TaskEntry, Version, VersionOrigin, VersionSummary } from '@bernstein/prompt-versions';
@@ -31,6 +32,7 @@ import {
   type TransitionRequest,
 } from '@bernstein/rollout';
 import { FileAggregates, type LoadedAggregates } from './aggregates-file.js';
+import { FileMemo } from './file-memo.js';
 import { FileAuditLog } from './audit-file.js';
 import { FileLedger, LEDGER_START, type LedgerCursor } from './ledger-file.js';
 import { FileOutbox } from './outbox-file.js';
@@ -54,10 +56,10 @@ export class FileStore implements RolloutStore {
   private readonly outbox: FileOutbox;
   private readonly aggregateCache: FileAggregates;
   private taskIndex: FileTaskIndex | undefined;
+  /** The routing state, parsed once per change of its file. */
+  private readonly state: FileMemo<CanaryState>;
   /** Set inside this store's transactions (to refuse nesting, which would deadlock). */
   private readonly current = new AsyncLocalStorage<true>();
-  /** Transactions of this process run one after another before they contend for the file lock. */
-  private queue: Promise<unknown> = Promise.resolve();
   private active = 0;
 
   private get inTransaction(): boolean {
@@ -73,33 +75,89 @@ export class FileStore implements RolloutStore {
     this.audit = new FileAuditLog(this.paths);
     this.outbox = new FileOutbox(this.paths);
     this.aggregateCache = new FileAggregates(this.paths, this.ledger);
+    this.state = new FileMemo(this.paths.canaryState, () => canaryStateDocument.load(this.paths.canaryState));
   }
 
   async transaction<T>(scope: StoreScope, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     void scope; // one project lock serves every scope
     if (this.current.getStore()) throw new BernsteinError('INVALID_ARGUMENT', 'a file store transaction is not reentrant: pass the transaction down instead of opening another');
-    const run = () =>
-      withProjectLock(this.paths, (lock) =>
-        this.current.run(true, async () => {
-          this.active += 1;
-          const tx = new FileTransaction(this, lock);
+    return new Promise<T>((resolve, reject) => {
+      this.units.push({
+        run: async (lock) => {
+          let durable: Promise<void> | null = null;
+          let result: T;
           try {
-            const result = await fn(tx);
-            await tx.commit();
-            return result;
-          } finally {
-            this.active -= 1;
-            // Lookups keep the ledger open; a long-lived process should not hold it between calls.
-            this.ledger.closeReader();
+            result = await this.current.run(true, async () => {
+              this.active += 1;
+              const tx = new FileTransaction(this, lock);
+              try {
+                const value = await fn(tx);
+                await tx.commit();
+                // Issued now, under the lock and after every append of this unit of work.
+                if (tx.appendedToLedger) durable = this.ledger.sync();
+                return value;
+              } finally {
+                this.active -= 1;
+                // Lookups keep the ledger open; a long-lived process should not hold it between calls.
+                this.ledger.closeReader();
+              }
+            });
+          } catch (error) {
+            reject(error);
+            return;
           }
-        }),
-      );
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
+          // Answered once durable, while the next unit of work already runs.
+          if (durable === null) resolve(result);
+          else (durable as Promise<void>).then(() => resolve(result), reject);
+        },
+        fail: reject,
+      });
+      this.runUnits();
+    });
+  }
+
+  /** Units of work of this process waiting for their turn, in order. */
+  private readonly units: Array<{ run: (lock: LockHandle) => Promise<void>; fail: (error: unknown) => void }> = [];
+  private runningUnits = false;
+  /** Settles when the queue has run dry and the lock is released. */
+  private unitsRunning: Promise<void> = Promise.resolve();
+
+  /**
+   * Run the queued units of work one after another. Units that queue while one runs take the
+   * project lock over from it instead of releasing and taking it again (a lease of at most
+   * LOCK_LEASE_MS), and the ledger's fsync of one runs while the next already works: a busy
+   * server pays one lock per lease and hides the disk's latency, and is answered only once
+   * durable. After a full lease the lock is left free for LOCK_YIELD_MS, so that other processes
+   * (the CLI) get their turn.
+   */
+  private runUnits(): void {
+    if (this.runningUnits) return;
+    this.runningUnits = true;
+    this.unitsRunning = (async () => {
+      try {
+        while (this.units.length > 0) {
+          const leased = performance.now();
+          try {
+            await withProjectLock(this.paths, async (lock) => {
+              do await this.units.shift()!.run(lock);
+              while (this.units.length > 0 && performance.now() - leased < LOCK_LEASE_MS);
+            });
+          } catch (error) {
+            // The lock could not be taken (LOCK_TIMEOUT, IO_ERROR): the unit whose turn it was fails.
+            this.units.shift()?.fail(error);
+            continue;
+          }
+          if (this.units.length > 0) await new Promise((resolve) => setTimeout(resolve, LOCK_YIELD_MS));
+        }
+      } finally {
+        this.runningUnits = false;
+      }
+    })();
   }
 
   async close(): Promise<void> {
+    // Best effort: a busy lock or a read-only folder leaves the derived copy behind, not wrong.
+    await this.flushAggregates().catch(() => undefined);
     this.ledger.closeReader();
   }
 
@@ -117,8 +175,9 @@ export class FileStore implements RolloutStore {
     return this.registry.list(filter);
   }
 
-  loadState(): Promise<CanaryState> {
-    return canaryStateDocument.load(this.paths.canaryState);
+  async loadState(): Promise<CanaryState> {
+    // A copy: the memo outlives the caller, who may build on what it gets.
+    return structuredClone(await this.state.get());
   }
 
   /** The ledger indexed by task id (.sdd/cache/tasks.idx), caught up with the file. */
@@ -189,7 +248,7 @@ export class FileStore implements RolloutStore {
   private async lastAuditRevision(): Promise<number> {
     let size = 0;
     try {
-      size = (await stat(this.paths.audit)).size;
+      size = statSync(this.paths.audit).size;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
@@ -203,7 +262,66 @@ export class FileStore implements RolloutStore {
   }
 
   async aggregates(keys?: readonly string[]): Promise<AggregatesResult> {
-    return toAggregatesResult(await this.aggregateCache.current({ saveIfFarBehind: !this.inTransaction }), keys);
+    return toAggregatesResult(await this.caughtUpAggregates(), keys);
+  }
+
+  /**
+   * The aggregates as this process last folded them, with the ledger file (inode) and offset they
+   * cover: the next unit of work folds only what the ledger gained since (nothing, when this
+   * process is the only writer) instead of parsing aggregates.json and its tail again. Always a
+   * consistent pair: a unit of work folds its appends and moves the cursor in one synchronous step.
+   */
+  private aggregatesMemo: { loaded: LoadedAggregates; ino: number } | undefined;
+  /** Where and when this process last saved aggregates.json. */
+  private aggregatesSaved: { offset: number; at: number } | undefined;
+
+  /**
+   * The aggregates caught up with the ledger. Callers copy before folding into them, except a unit
+   * of work, which folds its own appends into the memo (see FileTransaction.append).
+   */
+  private async caughtUpAggregates(): Promise<LoadedAggregates> {
+    const ledger = ledgerIdentity(this.paths.ledger);
+    const memo = this.aggregatesMemo;
+    const usable = memo !== undefined && ledger !== null && ledger.ino === memo.ino && ledger.size >= memo.loaded.cursor.offset;
+    if (usable && ledger.size === memo.loaded.cursor.offset) return memo.loaded;
+    const loaded = await this.aggregateCache.current({ saveIfFarBehind: !this.inTransaction, ...(usable ? { after: memo.loaded } : {}) });
+    // Keep the furthest fold (a reader outside a unit of work may race one that appends).
+    if (ledger !== null && (this.aggregatesMemo === undefined || this.aggregatesMemo.ino !== ledger.ino || loaded.cursor.offset >= this.aggregatesMemo.loaded.cursor.offset)) {
+      this.aggregatesMemo = { loaded, ino: ledger.ino };
+    }
+    return loaded;
+  }
+
+  /**
+   * aggregates.json is derived (readers fold the ledger after its cursor), so a busy process saves
+   * it at most every AGGREGATES_SAVE_MS or AGGREGATES_SAVE_BYTES of ledger (at a commit), and on
+   * close(); a short-lived one (the CLI) saves at its first commit, as before. Call under the lock.
+   */
+  private async saveAggregatesIfDue(loaded: LoadedAggregates, lock: LockHandle, force: boolean): Promise<void> {
+    const saved = this.aggregatesSaved;
+    const now = Date.now();
+    if (saved !== undefined && saved.offset === loaded.cursor.offset) return;
+    if (!force && saved !== undefined && loaded.cursor.offset - saved.offset < AGGREGATES_SAVE_BYTES && now - saved.at < AGGREGATES_SAVE_MS) {
+      this.aggregatesDeferred = true;
+      return;
+    }
+    // writeFileAtomic checks that the lock is still ours right before it replaces the file.
+    await this.aggregateCache.save(loaded);
+    this.aggregatesSaved = { offset: loaded.cursor.offset, at: now };
+    this.aggregatesDeferred = false;
+  }
+
+  /** A commit left its fold unsaved (see saveAggregatesIfDue): close() saves it. */
+  private aggregatesDeferred = false;
+
+  /**
+   * Save the folded aggregates now, if this process holds a fold newer than what it saved (on
+   * close). Best effort and bounded: a lock another process holds leaves the derived copy behind.
+   */
+  private async flushAggregates(): Promise<void> {
+    await this.unitsRunning;
+    if (!this.aggregatesDeferred || this.aggregatesMemo === undefined) return;
+    await withProjectLock(this.paths, async (lock) => this.saveAggregatesIfDue(await this.caughtUpAggregates(), lock, true), { timeoutMs: 250 });
   }
 
   async listAlerts(filter: { status?: OutboxEntry['status']; role?: string } = {}): Promise<OutboxEntry[]> {
@@ -231,7 +349,17 @@ export class FileStore implements RolloutStore {
 
   /** @internal */
   get internals() {
-    return { registry: this.registry, ledger: this.ledger, audit: this.audit, outbox: this.outbox, aggregateCache: this.aggregateCache, now: this.now };
+    return {
+      registry: this.registry,
+      ledger: this.ledger,
+      audit: this.audit,
+      outbox: this.outbox,
+      aggregateCache: this.aggregateCache,
+      now: this.now,
+      forgetState: () => this.state.invalidate(),
+      caughtUpAggregates: () => this.caughtUpAggregates(),
+      saveAggregatesIfDue: (loaded: LoadedAggregates, lock: LockHandle, force: boolean) => this.saveAggregatesIfDue(loaded, lock, force),
+    };
   }
 
   /**
@@ -242,7 +370,8 @@ export class FileStore implements RolloutStore {
   async recover(lock: LockHandle): Promise<CanaryState> {
     const state = await this.loadState();
     const pending = state.lastEvents ?? [];
-    if (pending.length === 0) return state;
+    // A revision's events, once found in (or repaired into) the logs, stay there: check each once.
+    if (pending.length === 0 || state.revision === this.recoveredRevision) return state;
     const lastRevision = await this.lastAuditRevision();
     const missing = pending.filter((event) => event.revision > lastRevision);
     if (missing.length > 0) {
@@ -255,8 +384,12 @@ export class FileStore implements RolloutStore {
       await lock.assertHeld();
       await this.outbox.append(alerts.map(FileOutbox.alertLine));
     }
+    this.recoveredRevision = state.revision;
     return state;
   }
+
+  /** The state revision whose events recover() last found complete in the audit log and the outbox. */
+  private recoveredRevision: number | undefined;
 }
 
 function toAggregatesResult(loaded: LoadedAggregates, keys: readonly string[] | undefined): AggregatesResult {
@@ -268,6 +401,8 @@ function toAggregatesResult(loaded: LoadedAggregates, keys: readonly string[] | 
 
 /** A unit of work under the project lock. Reads see its own writes (they go straight to the files). */
 class FileTransaction implements StoreTransaction {
+  /** Records were appended to the ledger without an fsync: the commit syncs them (FileStore.transaction). */
+  appendedToLedger = false;
   private loadedAggregates: LoadedAggregates | undefined;
   private aggregatesDirty = false;
   private recovered = false;
@@ -277,13 +412,11 @@ class FileTransaction implements StoreTransaction {
     private readonly lock: LockHandle,
   ) {}
 
-  /** Save the derived aggregates the appends changed. */
+  /** Save the derived aggregates the appends changed (when due: see FileStore.saveAggregatesIfDue). */
   async commit(): Promise<void> {
-    if (this.loadedAggregates && this.aggregatesDirty) {
-      await this.lock.assertHeld();
-      await this.store.internals.aggregateCache.save(this.loadedAggregates);
-    }
+    if (this.loadedAggregates && this.aggregatesDirty) await this.store.internals.saveAggregatesIfDue(this.loadedAggregates, this.lock, false);
   }
+
 
   getVersion(id: string) {
     return this.store.getVersion(id);
@@ -324,7 +457,7 @@ class FileTransaction implements StoreTransaction {
   }
 
   private async currentAggregates(): Promise<LoadedAggregates> {
-    this.loadedAggregates ??= await this.store.internals.aggregateCache.current({ saveIfFarBehind: false });
+    this.loadedAggregates ??= await this.store.internals.caughtUpAggregates();
     return this.loadedAggregates;
   }
 
@@ -360,6 +493,7 @@ class FileTransaction implements StoreTransaction {
     const { audit, outbox } = this.store.internals;
     await this.lock.assertHeld();
     await canaryStateDocument.save(this.store.paths.canaryState, next);
+    this.store.internals.forgetState();
     await audit.append(events);
     await outbox.append(alerts.map(FileOutbox.alertLine));
     return { state: next, events, alerts };
@@ -388,8 +522,10 @@ class FileTransaction implements StoreTransaction {
     if (records.length === 0) return;
     const aggregates = await this.currentAggregates();
     const index = await this.store.index();
-    await this.lock.assertHeld();
-    await index.append(records);
+    // The lock is checked by appendRecords right before it writes (once: each check reads lock.owner).
+    this.appendedToLedger = true;
+    await index.append(records, { durable: false });
+    // One synchronous step: the fold (shared with later units of work) and its cursor move together.
     foldInto(aggregates.states, records);
     aggregates.cursor = index.cursor;
     this.aggregatesDirty = true;
@@ -427,6 +563,27 @@ class FileTransaction implements StoreTransaction {
     await this.lock.assertHeld();
     await outbox.append([FileOutbox.completeLine(id, holder, result.attempts, result.status)]);
     return { ...entry, attempts: [...entry.attempts, ...result.attempts], status: result.status, claim: null };
+  }
+}
+
+/** Units of work of this process that queue behind each other share one hold of the project lock for at most this long... */
+const LOCK_LEASE_MS = 100;
+/** ...and then leave it free this long before taking it again, so that other processes get their turn. */
+const LOCK_YIELD_MS = 10;
+
+/** A busy process saves aggregates.json at most this often (it is derived: readers fold the ledger after it)... */
+const AGGREGATES_SAVE_MS = 1000;
+/** ...or when this much ledger was folded since its last save. */
+const AGGREGATES_SAVE_BYTES = 1024 * 1024;
+
+/** The ledger's inode and size, or null if there is no ledger. */
+function ledgerIdentity(file: string): { ino: number; size: number } | null {
+  try {
+    const info = statSync(file);
+    return { ino: info.ino, size: info.size };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
   }
 }
 

@@ -1,4 +1,5 @@
-import { appendRecords, LogRecordReader, MalformedFileError, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
+import { close, fsync, openSync } from 'node:fs';
+import { appendRecords, BernsteinError, LogRecordReader, MalformedFileError, readRecords, withProjectLock, type AppendResult, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { isLedgerRecord, LedgerRecordSchema, type AssignmentRecord, type LedgerRecord, type TaskEntry } from '@bernstein/prompt-versions';
 import type { TaskIndex } from './task-index.js';
 
@@ -37,12 +38,36 @@ export class FileLedger implements LedgerStore {
     await this.appendAt(records);
   }
 
-  /** `append`, saying where the records landed (null when there was nothing to write). */
-  async appendAt(records: readonly LedgerRecord[]): Promise<AppendResult | null> {
+  /**
+   * `append`, saying where the records landed (null when there was nothing to write).
+   * `durable: false` leaves the fsync to a later `sync()` (a unit of work's commit).
+   */
+  async appendAt(records: readonly LedgerRecord[], options: { durable?: boolean } = {}): Promise<AppendResult | null> {
     if (records.length === 0) return null;
-    return withProjectLock(this.paths, async (lock) => {
-      await lock.assertHeld();
-      return appendRecords(this.paths.ledger, records);
+    // appendRecords checks that the lock is still ours right before it writes.
+    return withProjectLock(this.paths, () => appendRecords(this.paths.ledger, records, options));
+  }
+
+  /**
+   * Make everything appended so far durable. The descriptor is opened at once (by the caller's
+   * clock: under the lock, right after its appends) and the fsync runs in the background, so the
+   * caller can let the next unit of work write while the disk syncs; an fsync covers every write
+   * made to the file before it, whoever made it.
+   */
+  sync(): Promise<void> {
+    let fd: number;
+    try {
+      fd = openSync(this.paths.ledger, 'a');
+    } catch (error) {
+      return Promise.reject(new BernsteinError('IO_ERROR', `${this.paths.ledger}: cannot open to sync (${(error as Error).message})`, { file: this.paths.ledger }, { cause: error }));
+    }
+    return new Promise<void>((resolve, reject) => {
+      fsync(fd, (syncError) => {
+        close(fd, () => {
+          if (syncError) reject(new BernsteinError('IO_ERROR', `${this.paths.ledger}: fsync failed (${syncError.message})`, { file: this.paths.ledger }, { cause: syncError }));
+          else resolve();
+        });
+      });
     });
   }
 

@@ -1,6 +1,7 @@
 import { appendRecords, BernsteinError, readRecords, type LogSpec, type ProjectPaths } from '@bernstein/store';
 import { AlertAttemptSchema, OutboxEntrySchema, type AlertAttempt, type OutboxEntry } from '@bernstein/rollout';
 import { z } from 'zod';
+import { fileSignature } from './file-memo.js';
 
 /**
  * `.sdd/outbox.jsonl`: the alert outbox as an append-only log. An `alert` line is written with
@@ -24,6 +25,9 @@ type OutboxLine = z.infer<typeof OutboxLineSchema>;
 const outboxLog: LogSpec<typeof OutboxLineSchema> = { label: 'alert outbox', currentVersion: 1, schema: OutboxLineSchema };
 
 export class FileOutbox {
+  /** The fold of the file as of its signature: alert delivery looks at the outbox after every commit, and it rarely changes. */
+  private memo: { signature: string; entries: Map<string, OutboxEntry>; warnings: string[] } | undefined;
+
   constructor(private readonly paths: ProjectPaths) {}
 
   get file(): string {
@@ -31,9 +35,14 @@ export class FileOutbox {
   }
 
   async entries(): Promise<{ entries: Map<string, OutboxEntry>; warnings: string[] }> {
-    const entries = new Map<string, OutboxEntry>();
-    const { warnings } = await readRecords(this.paths.outbox, outboxLog, (line) => apply(entries, line));
-    return { entries, warnings };
+    const signature = fileSignature(this.paths.outbox);
+    if (this.memo?.signature !== signature) {
+      const entries = new Map<string, OutboxEntry>();
+      const { warnings } = await readRecords(this.paths.outbox, outboxLog, (line) => apply(entries, line));
+      this.memo = { signature, entries, warnings };
+    }
+    // Copies: callers build on the entries they get.
+    return { entries: structuredClone(this.memo.entries), warnings: [...this.memo.warnings] };
   }
 
   /** Append lines (the caller holds the project lock and has checked them against `entries()`). */

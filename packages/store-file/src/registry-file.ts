@@ -17,6 +17,7 @@ import {
   VersionIdSchema,
 } from '@bernstein/prompt-versions';
 import { z } from 'zod';
+import { deepFreeze, fileSignature, FileMemo } from './file-memo.js';
 
 
 export const registryDocument = defineJsonDocument({
@@ -49,19 +50,29 @@ export interface RegistryStore {
   history(role: string): Promise<RoleHistoryEntry[]>;
 }
 
+/** Verified version contents kept in memory (a version's files are a few KiB; routing reads the same two). */
+const MAX_CACHED_CONTENTS = 256;
+
 /** The file-backed registry under `.sdd/`. */
 export class FileRegistry implements RegistryStore {
+  /** The index, parsed once per change of the file (frozen: shared by every caller). */
+  private readonly index: FileMemo<RegistryDocument>;
+  /** Version contents read and verified, by id, with the signature of the file they came from. */
+  private readonly contents = new Map<string, { signature: string; files: Readonly<Record<string, string>> }>();
+
   constructor(
     private readonly paths: ProjectPaths,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.index = new FileMemo(paths.registry, async () => deepFreeze(await registryDocument.load(paths.registry)));
+  }
 
   private contentFile(id: string): string {
     return join(this.paths.versionsDir, `${id}.json`);
   }
 
   async load(): Promise<RegistryDocument> {
-    return registryDocument.load(this.paths.registry);
+    return this.index.get();
   }
 
   async register(bundle: RoleBundle, origin: VersionOrigin = { kind: 'disk' }): Promise<RegisterResult> {
@@ -95,6 +106,7 @@ export class FileRegistry implements RegistryStore {
       };
       await lock.assertHeld();
       await registryDocument.save(this.paths.registry, next);
+      this.index.invalidate();
       return { version: summary, isNew: true };
     });
   }
@@ -103,6 +115,10 @@ export class FileRegistry implements RegistryStore {
     const summary = (await this.load()).versions[id];
     if (!summary) throw new BernsteinError('VERSION_NOT_FOUND', `unknown version "${id}"`, { id });
     const file = this.contentFile(id);
+    // Content files are written once and never change; the signature still catches a hand edit.
+    const signature = fileSignature(file);
+    const cached = this.contents.get(id);
+    if (cached?.signature === signature) return { ...summary, files: cached.files };
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -114,7 +130,10 @@ export class FileRegistry implements RegistryStore {
     if (hash !== summary.hash || content.id !== id) {
       throw new MalformedFileError(file, `content does not match version ${id} (hash ${hash.slice(0, 12)}); the file was edited or damaged`);
     }
-    return { ...summary, files: content.files };
+    const files = Object.freeze(content.files);
+    if (this.contents.size >= MAX_CACHED_CONTENTS) this.contents.clear();
+    this.contents.set(id, { signature, files });
+    return { ...summary, files };
   }
 
   async resolve(idOrPrefix: string): Promise<VersionSummary> {

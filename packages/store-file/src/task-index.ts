@@ -18,7 +18,7 @@ export interface TaskIndex {
    * `catchUp()`, so that checks made on this index (duplicates, unknown tasks) still hold when
    * the records land.
    */
-  append(records: readonly LedgerRecord[]): Promise<void>;
+  append(records: readonly LedgerRecord[], options?: { durable?: boolean }): Promise<void>;
   get(taskId: string): Promise<TaskEntry | undefined>;
   /** Where the index stopped reading: the ledger's end as of the last catch-up. */
   readonly cursor: LedgerCursor;
@@ -112,6 +112,8 @@ export class FileTaskIndex implements TaskIndex {
   private recent = new Map<string, { offset: number; record: AssignmentRecord }>();
   private olderRecent = new Map<string, { offset: number; record: AssignmentRecord }>();
   private cursor_: LedgerCursor = LEDGER_START;
+  /** The inode of the ledger file the last catch-up read (a replaced ledger has another). */
+  private ledgerIno = -1;
   private loaded = false;
   private mustSave = false;
   readonly warnings: string[] = [];
@@ -130,29 +132,52 @@ export class FileTaskIndex implements TaskIndex {
     return this.cursor_;
   }
 
-  async catchUp(): Promise<void> {
+  /**
+   * Catch-ups and appends one at a time: a reader's catch-up (outside any unit of work) that ran
+   * while an append was between its write and its fold would fold the same records twice.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(fn, fn);
+    this.turn = result.catch(() => undefined);
+    return result;
+  }
+
+  catchUp(): Promise<void> {
+    return this.exclusive(() => this.catchUpNow());
+  }
+
+  private async catchUpNow(): Promise<void> {
+    // The same file, and nothing after where we stopped: nothing to read (a long-lived process
+    // that is the only writer never reads the ledger back).
+    const info = ledgerIdentity(this.paths.ledger);
+    if (this.loaded && info !== null && info.ino === this.ledgerIno && info.size === this.cursor_.offset) return;
     // Lookups keep the ledger open; each catch-up starts a new round of them with a fresh handle,
     // so a long-lived process holds at most one, and never one of a ledger that was replaced.
     this.ledger.closeReader();
     if (!this.loaded) this.load();
     const { cursor, warnings } = await this.ledger.read(this.cursor_, (record, line, offset) => this.fold(record, line, offset));
     this.cursor_ = cursor;
+    this.ledgerIno = info?.ino ?? -1;
     for (const warning of warnings) if (!this.warnings.includes(warning)) this.warnings.push(warning);
   }
 
-  async append(records: readonly LedgerRecord[]): Promise<void> {
-    const before = this.cursor_;
-    const written = await this.ledger.appendAt(records);
-    // Under the lock and caught up, the records land right where this index stopped reading:
-    // fold them from memory instead of reading them back. Anything else (a torn tail fenced off,
-    // a writer that did not catch up first) is read from the ledger like any other change.
-    if (written && this.landedAtCursor(written, before, records.length)) {
-      records.forEach((record, i) => this.fold(record, before.line + i, written.recordOffsets[i]!));
-      this.cursor_ = { offset: written.endOffset, line: before.line + records.length };
-    } else {
-      await this.catchUp();
-    }
-    if (this.mustSave || this.cursor_.offset - this.baseCursor.offset >= this.saveAfterBytes) await this.save();
+  append(records: readonly LedgerRecord[], options: { durable?: boolean } = {}): Promise<void> {
+    return this.exclusive(async () => {
+      const before = this.cursor_;
+      const written = await this.ledger.appendAt(records, options);
+      // Under the lock and caught up, the records land right where this index stopped reading:
+      // fold them from memory instead of reading them back. Anything else (a torn tail fenced off,
+      // a writer that did not catch up first) is read from the ledger like any other change.
+      if (written && this.landedAtCursor(written, before, records.length)) {
+        records.forEach((record, i) => this.fold(record, before.line + i, written.recordOffsets[i]!));
+        this.cursor_ = { offset: written.endOffset, line: before.line + records.length };
+      } else {
+        await this.catchUpNow();
+      }
+      if (this.mustSave || this.cursor_.offset - this.baseCursor.offset >= this.saveAfterBytes) await this.save();
+    });
   }
 
   private landedAtCursor(written: AppendResult, before: LedgerCursor, count: number): boolean {
@@ -166,8 +191,10 @@ export class FileTaskIndex implements TaskIndex {
     if (entry !== null) return entry;
     // The index points at a line that is not this task's: it does not describe this ledger.
     // Rebuild it from the ledger (the source of truth) and answer from that.
-    this.reset();
-    await this.catchUp();
+    await this.exclusive(async () => {
+      this.reset();
+      await this.catchUpNow();
+    });
     const rebuilt = this.lookup(taskId);
     if (rebuilt === undefined) return undefined;
     const entry2 = this.resolve(taskId, rebuilt);
@@ -571,6 +598,17 @@ function readManifest(file: string): Manifest | null {
     segments.push({ seq, count: entries, crc: bytes.readUInt32LE(start + 16) });
   }
   return { offset, line, fingerprint: bytes.subarray(32, 32 + KEY_BYTES), nextSeq, segments };
+}
+
+/** The ledger's inode and size, or null if there is no ledger. */
+function ledgerIdentity(file: string): { ino: number; size: number } | null {
+  try {
+    const info = statSync(file);
+    return { ino: info.ino, size: info.size };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`);
+  }
 }
 
 function ledgerSize(file: string): number {

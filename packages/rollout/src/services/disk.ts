@@ -1,6 +1,6 @@
 import { BernsteinError } from '@bernstein/store';
-import { hashBundle, readRoleBundle, sameModelConfig, type ModelConfig } from '@bernstein/prompt-versions';
-import { bundleLayout, classifyDisk, effectiveBundle, type DiskState, type EffectiveBundle, type PromotedModel, type RoleState } from '@bernstein/canary-router';
+import { hashBundle, sameModelConfig, type ModelConfig } from '@bernstein/prompt-versions';
+import { classifyDisk, effectiveBundle, type DiskState, type EffectiveBundle, type PromotedModel, type RoleState } from '@bernstein/canary-router';
 import type { StoreReader, StoreTransaction } from '../port.js';
 import type { Rollout } from '../rollout.js';
 
@@ -28,9 +28,10 @@ export async function promotedModelOf(reader: StoreReader, stableId: string | nu
 }
 
 export async function readDisk(rollout: Rollout, reader: StoreReader, role: string, roleState: RoleState | undefined): Promise<DiskRead> {
+  // Outside the try: a broken config is the caller's error, not a broken bundle.
   const config = await rollout.config();
   try {
-    const { bundle, inputs } = await readRoleBundle(bundleLayout(rollout.root, config), role);
+    const { bundle, inputs } = await rollout.roleBundle(role, config);
     const effective = effectiveBundle(bundle, await promotedModelOf(reader, roleState?.stable));
     return { ok: true, effective, versionId: hashBundle(effective.bundle).id, inputs };
   } catch (error) {
