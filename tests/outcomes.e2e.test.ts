@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath } from './helpers/paths.ts';
 import { describeResult, parseJson, parseNdjson, runBin } from './helpers/process.ts';
-import { makeProject, mulberry32, removeProjects, type TempProject } from './helpers/project.ts';
+import { seededRandom } from '@bernstein/test-utils';
+import { makeProject, removeProjects, type TempProject } from './helpers/project.ts';
 import { postJson, serveBin, type ServedProject } from './helpers/serve.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -146,7 +147,7 @@ describe('strata', () => {
     expect(new Set(assigns.filter((r) => r.taskId.startsWith('easy-')).map((r) => r.stratum))).toEqual(new Set(['easy']));
     expect(new Set(assigns.filter((r) => r.taskId.startsWith('hard-')).map((r) => r.stratum))).toEqual(new Set(['hard']));
     // Easy tasks pass on both arms; hard ones pass 60 % of the time on both (an equal canary).
-    const random = mulberry32(15);
+    const random = seededRandom(15);
     const lines = [...easy.map((r) => ({ taskId: r.taskId, passed: random() < 0.95 })), ...hard.map((r) => ({ taskId: r.taskId, passed: random() < 0.6 }))];
     expectOk(await record(project, lines));
     const role = await status(project);
