@@ -11,7 +11,7 @@ import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath, REPO_ROOT } from './helpers/paths.ts';
 import { describeResult, parseJson, parseNdjson, runBin, runBinMany } from './helpers/process.ts';
 import { seededRandom } from '@bernstein/test-utils';
-import { makeProject, removeProjects, type TempProject } from './helpers/project.ts';
+import { makeProject, removeProjects, type Routed, type TempProject } from './helpers/project.ts';
 import { startWebhookServer, type WebhookServer } from './helpers/webhook.ts';
 
 // Real processes on a small machine: generous per-test limits (a hang still fails, with output).
@@ -26,13 +26,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
   removeProjects();
 });
-
-interface Routed {
-  taskId: string;
-  arm: 'stable' | 'canary';
-  versionId: string;
-  canaryId: string | null;
-}
 
 interface HistoryEvent {
   at: string;

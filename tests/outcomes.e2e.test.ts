@@ -11,7 +11,7 @@ import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath } from './helpers/paths.ts';
 import { describeResult, parseJson, parseNdjson, runBin } from './helpers/process.ts';
 import { seededRandom } from '@bernstein/test-utils';
-import { makeProject, removeProjects, type TempProject } from './helpers/project.ts';
+import { makeProject, removeProjects, type Routed, type TempProject } from './helpers/project.ts';
 import { postJson, serveBin, type ServedProject } from './helpers/serve.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -24,13 +24,6 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
   removeProjects();
 });
-
-interface Routed {
-  taskId: string;
-  arm: 'stable' | 'canary';
-  versionId: string;
-  canaryId: string | null;
-}
 
 const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

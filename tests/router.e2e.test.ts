@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath, fixture } from './helpers/paths.ts';
 import { describeResult, parseJson, parseNdjson, runBin, runNode } from './helpers/process.ts';
-import { makeProject, removeProjects, type TempProject } from './helpers/project.ts';
+import { makeProject, removeProjects, type Routed as RouteLine, type TempProject } from './helpers/project.ts';
+
+/** Without --no-files every route line carries the files. */
+type Routed = RouteLine & { files: Record<string, string> };
 
 // Real processes on a small machine: generous per-test limits (a hang still fails, with output).
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -22,15 +25,7 @@ beforeAll(() => {
 });
 afterAll(removeProjects);
 
-interface Routed {
-  taskId: string;
-  role: string;
-  arm: 'stable' | 'canary';
-  versionId: string;
-  canaryId: string | null;
-  model: Record<string, unknown>;
-  files: Record<string, string>;
-}
+
 
 const V1_PROMPT = 'You are the backend agent.\n';
 const V2_PROMPT = 'You are the backend agent. Write the tests first.\n';

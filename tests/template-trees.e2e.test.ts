@@ -10,6 +10,7 @@ import { hashFiles } from '@bernstein/prompt-versions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectCleanError, expectOk } from './helpers/assert.ts';
 import { binPath } from './helpers/paths.ts';
+import type { Routed } from './helpers/project.ts';
 import { describeResult, parseJson, parseNdjson, runBin, type RunResult } from './helpers/process.ts';
 import { buildTemplateTree, UPSTREAM_CONFIG, type TemplateTree } from './helpers/template-tree.ts';
 
@@ -32,16 +33,6 @@ afterAll(() => {
   for (const t of trees) t.cleanup();
 });
 
-interface Routed {
-  taskId: string;
-  role: string;
-  arm: 'stable' | 'canary';
-  versionId: string;
-  canaryId: string | null;
-  model: Record<string, unknown>;
-  files?: Record<string, string>;
-  filesHash?: string;
-}
 interface Scan {
   versions: Array<{ role: string; id: string; new: boolean; stable: boolean }>;
   invalid?: Array<{ role: string; code: string; message: string }>;

@@ -176,3 +176,15 @@ export function removeProjects(): void {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+
+/** One line of `canary route --json` (SPEC: `files`, or `filesHash` with --no-files). */
+export interface Routed {
+  taskId: string;
+  role: string;
+  arm: 'stable' | 'canary';
+  versionId: string;
+  canaryId: string | null;
+  model: Record<string, unknown>;
+  files?: Record<string, string>;
+  filesHash?: string;
+}

@@ -37,7 +37,7 @@ import { FileAuditLog } from './audit-file.js';
 import { FileLedger, LEDGER_START, type LedgerCursor } from './ledger-file.js';
 import { FileOutbox } from './outbox-file.js';
 import { FileRegistry } from './registry-file.js';
-import { FileTaskIndex } from './task-index.js';
+import { FileTaskIndex, ledgerIdentity } from './task-index.js';
 
 /**
  * The `.sdd/` file adapter of the storage port. Byte offsets live here and nowhere else: ledger
@@ -575,17 +575,6 @@ const LOCK_YIELD_MS = 10;
 const AGGREGATES_SAVE_MS = 1000;
 /** ...or when this much ledger was folded since its last save. */
 const AGGREGATES_SAVE_BYTES = 1024 * 1024;
-
-/** The ledger's inode and size, or null if there is no ledger. */
-function ledgerIdentity(file: string): { ino: number; size: number } | null {
-  try {
-    const info = statSync(file);
-    return { ino: info.ino, size: info.size };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
-  }
-}
 
 function encodePosition(cursor: LedgerCursor): string {
   return `${cursor.offset}:${cursor.line}`;

@@ -601,13 +601,13 @@ function readManifest(file: string): Manifest | null {
 }
 
 /** The ledger's inode and size, or null if there is no ledger. */
-function ledgerIdentity(file: string): { ino: number; size: number } | null {
+export function ledgerIdentity(file: string): { ino: number; size: number } | null {
   try {
     const info = statSync(file);
     return { ino: info.ino, size: info.size };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`);
+    throw new BernsteinError('IO_ERROR', `${file}: cannot read (${(error as Error).message})`, { file }, { cause: error });
   }
 }
 

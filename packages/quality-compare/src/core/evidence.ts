@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { assertCount, StatsInputError } from './errors.js';
 import { addOutcomeInPlace, emptyArmStats } from './stats.js';
-import { ArmStatsSchema, type ArmStats, type OutcomeSample } from './types.js';
+import { ArmStatsSchema, RoutingCountsSchema, type ArmStats, type OutcomeSample } from './types.js';
 
 /**
  * The per-canary evidence fold: the one structure both production (the rollout aggregates) and
@@ -70,15 +70,7 @@ export const PendingTaskSchema = z.object({
 });
 export type PendingTask = z.infer<typeof PendingTaskSchema>;
 
-export const EpochArmSchema = z.object({
-  /** tasks routed to this arm in this epoch */
-  assigned: count,
-  /** routed, no outcome or timeout yet */
-  awaiting: count,
-  /** resolved by the timeout sweep (counted as failed) */
-  timedOut: count,
-  /** real outcomes that arrived after their timeout (never evidence) */
-  late: count,
+export const EpochArmSchema = RoutingCountsSchema.extend({
   /** outcomes or timeouts of tasks never seen assigned (counted directly) */
   unassigned: count,
   /** every real outcome (late ones included): gates, cost, duration */

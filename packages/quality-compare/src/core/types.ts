@@ -99,12 +99,20 @@ export const GuardrailEvidenceSchema = z.object({
 });
 export type GuardrailEvidence = z.infer<typeof GuardrailEvidenceSchema>;
 
-/** One epoch's arm in the evidence: routing and resolution counts and the counted (routing-prefix) tallies. */
-export const EpochArmEvidenceSchema = z.object({
+/** What became of one epoch's tasks on one arm: the evidence fold keeps these, the evidence reports them. */
+export const RoutingCountsSchema = z.object({
+  /** tasks routed to this arm in this epoch */
   assigned: count,
+  /** routed, no outcome or timeout yet */
   awaiting: count,
+  /** resolved by the timeout sweep (counted as failed) */
   timedOut: count,
+  /** real outcomes that arrived after their timeout (never evidence) */
   late: count,
+});
+
+/** One epoch's arm in the evidence: routing and resolution counts and the counted (routing-prefix) tallies. */
+export const EpochArmEvidenceSchema = RoutingCountsSchema.extend({
   tasks: count,
   passed: count,
   passRate: finite.nullable(),
