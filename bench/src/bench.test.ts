@@ -41,7 +41,7 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
       mode: 'custom',
       sections: SECTIONS,
       routing: { ids: 2000, quick: true, samples: 2, sampleMs: 5 },
-      decisions: { canaries: 20, seed: 1 },
+      decisions: { canaries: 20, seed: 1, scenarioRuns: 3 },
       startup: { runs: 2, warmup: 0 },
       scale: { outcomes: 300, runs: 1, batch: 100, buildBudgetMs: 120_000 },
       write: { processes: [1, 2], rounds: 1, durationMs: 200 },
@@ -57,6 +57,9 @@ describe('bench harness, tiny run of every section (shapes only, no timing asser
     expect(report.decisions?.table.canaries).toBe(20);
     expect(report.decisions?.table.rows).toHaveLength(4);
     expect(report.decisions?.checks.filter((c) => c.binding).length).toBeGreaterThanOrEqual(6);
+    // Every issue-15 scenario row is simulated under both rules (the refused 100 % start has no 'now' runs).
+    expect(report.decisions?.scenarios.rows.length).toBeGreaterThanOrEqual(15);
+    for (const row of report.decisions!.scenarios.rows) expect(row.today.shown).not.toBe('');
 
     const startup = report.startup!;
     expect(startup.runs).toBe(2);

@@ -13,6 +13,8 @@ export interface DecisionsBenchOptions {
   /** Simulated canaries per design-point row (SPEC: 2,000); fewer means the quick scenario sizes too. */
   canaries: number;
   seed?: number;
+  /** At most this many simulated canaries per scenario row (a harness check needs only a few). */
+  scenarioRuns?: number;
 }
 
 export interface DecisionsCheck {
@@ -51,7 +53,8 @@ export function benchDecisions(options: DecisionsBenchOptions): DecisionsBenchRe
   if (table.canaries !== options.canaries) throw new Error(`decision quality: asked for ${options.canaries} canaries per row, got ${table.canaries}`);
   // Full mode: the issue's 2,000 canaries per scenario row (1,000 for the 10,000-task horizons); below 2,000 the quick sizes.
   const quick = options.canaries < 2000;
-  const scenarios = scenarioTable({ seed, quick, ...(quick ? { maxRuns: Math.max(options.canaries, 20) } : {}) });
+  const maxRuns = Math.min(quick ? Math.max(options.canaries, 20) : Infinity, options.scenarioRuns ?? Infinity);
+  const scenarios = scenarioTable({ seed, quick, ...(Number.isFinite(maxRuns) ? { maxRuns } : {}) });
   const checks: DecisionsCheck[] = table.rows.flatMap((row) =>
     row.checks.map((c) => ({
       policy: c.policy,

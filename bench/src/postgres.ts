@@ -5,7 +5,7 @@ import { canaryStatus, routeTasks } from '@bernstein/rollout';
 import { migrateSchema, openPostgresStore } from '@bernstein/store-postgres';
 import { startPgServer, type PgServer } from '@bernstein/store-postgres/testing';
 import { BENCH_ROLE, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, writeSkeleton } from './fixture.js';
-import { openBenchProject, openBenchProjectOn } from './project.js';
+import { openBenchProject, openBenchProjectOn, resolvedTasks } from './project.js';
 import { bernsteinBin, describeRssMethod, distScript, removeDir, rssMethod, runNodeMeasured, tempDir, type RssMethod } from './proc.js';
 import type { ScaleBuildReport } from './scale-build.js';
 import { fmtInt, fmtMB, fmtMs, fmtRate, percentile, renderTable, summarize, type Summary } from './stats.js';
@@ -122,7 +122,7 @@ async function writeRow(server: PgServer, processes: number, options: PostgresBe
     try {
       const { roles } = await canaryStatus(check);
       const canary = roles.find((r) => r.canary?.id === canaryId)?.canary;
-      const seen = canary ? canary.stable.tasks + canary.canary.tasks : -1;
+      const seen = canary ? resolvedTasks(canary) : -1;
       const expected = records + processes * options.rounds;
       if (seen !== expected) throw new Error(`postgres write bench (${processes} processes): ${seen} outcomes in the store, expected ${expected}`);
     } finally {

@@ -14,7 +14,7 @@ export interface BenchPlan {
   mode: 'full' | 'quick' | 'custom';
   sections: readonly Section[];
   routing: { ids: number; quick: boolean; samples?: number; sampleMs?: number };
-  decisions: { canaries: number; seed: number };
+  decisions: { canaries: number; seed: number; scenarioRuns?: number };
   startup: { runs: number; warmup: number };
   scale: { outcomes: number; runs: number; batch: number; buildBudgetMs: number };
   write: { processes: number[]; rounds: number; durationMs: number };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { routeTasks } from '@bernstein/rollout';
-import { openBenchProject } from './project.js';
+import { openBenchProject, resolvedTasks } from './project.js';
 import { BENCH_ROLE, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, writeSkeleton } from './fixture.js';
 import { bernsteinBin, removeDir, tempDir } from './proc.js';
 import { fmtInt, fmtMs, fmtRate, percentile, renderTable } from './stats.js';
@@ -193,10 +193,12 @@ async function dashboardDelay(url: string, samples: number): Promise<number[]> {
   let buffer = '';
   const listener: { onStatus: ((canaryTasks: number) => void) | null } = { onStatus: null };
   let lastTasks = -1;
+  // Resolved tasks, not the evidence totals: those count a routing-order prefix, which the load
+  // phase leaves open (tasks routed and never recorded), so they would not move on an outcome.
   const canaryOutcomes = (data: string): number => {
-    const roles = (JSON.parse(data) as { roles: Array<{ role: string; canary: { stable: { tasks: number }; canary: { tasks: number } } | null }> }).roles;
+    const roles = (JSON.parse(data) as { roles: Array<{ role: string; canary: Parameters<typeof resolvedTasks>[0] | null }> }).roles;
     const role = roles.find((r) => r.role === BENCH_ROLE);
-    return role?.canary ? role.canary.stable.tasks + role.canary.canary.tasks : -1;
+    return role?.canary ? resolvedTasks(role.canary) : -1;
   };
   const pump = (async () => {
     for (;;) {

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { canaryStatus, routeTasks } from '@bernstein/rollout';
-import { openBenchProject } from './project.js';
+import { openBenchProject, resolvedTasks } from './project.js';
 import { BENCH_ROLE, startCanaryOfEditedBundle, UNDECIDED_CANARY_CONFIG, writeSkeleton } from './fixture.js';
 import { distScript, removeDir, tempDir } from './proc.js';
 import { fmtInt, fmtMs, fmtRate, percentile, renderTable, summarize, type Summary } from './stats.js';
@@ -128,9 +128,7 @@ async function benchProcesses(processes: number, options: WriteBenchOptions, scr
     // Every acknowledged record must be in the ledger (plus one warm-up record per worker and round).
     const { roles } = await canaryStatus(openBenchProject(dir));
     const canary = roles.find((r) => r.canary?.id === canaryId)?.canary;
-    // Resolved tasks per epoch (routed minus awaiting): the evidence counts only a routing-order
-    // prefix of them, and the routed tasks of the last round are not all recorded.
-    const seen = canary ? canary.epochs.reduce((sum, e) => sum + e.stable.assigned - e.stable.awaiting + e.canary.assigned - e.canary.awaiting, 0) : -1;
+    const seen = canary ? resolvedTasks(canary) : -1;
     const expected = records + processes * options.rounds;
     if (seen !== expected) throw new Error(`write bench (${processes} processes): ${seen} outcomes in the ledger, expected ${expected}`);
     return { processes, rounds: options.rounds, records, throughput: summarize(throughputs), latency: { ...summarize(latencies), p99: percentile(latencies, 0.99) }, exhausted };
